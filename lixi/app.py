@@ -1,0 +1,72 @@
+"""The app factory: reads like a table of contents."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lixi import errors
+from lixi.config import ROOT, Config
+from lixi.formatting import register_template_helpers
+from lixi.extensions import api, babel, db, limiter, migrate, redis_client
+
+
+def create_app(config: Config | None = None) -> Flask:
+    app = Flask(
+        "lixi",
+        root_path=str(ROOT),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config or Config())
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    register_extensions(app)
+    register_blueprints(app)
+    errors.register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def select_locale() -> str:
+    """?lang= wins (and is remembered in a cookie), then the cookie, then the browser's languages."""
+    languages = ["vi", "en"]
+    wanted = request.args.get("lang") or request.cookies.get("lang")
+    if wanted in languages:
+        return wanted
+    return request.accept_languages.best_match(languages) or "vi"
+
+
+def register_extensions(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        (ROOT / "instance").mkdir(exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, directory=str(ROOT / "migrations"))
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    redis_client.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "ApiKey",
+        {"type": "http", "scheme": "bearer", "description": "A brand API key: `Bearer lx_…`"},
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from vouchers.api import blp as vouchers_api
+    from vouchers.views import bp as vouchers_pages
+
+    from lixi.api import blp as kernel_api
+
+    api.register_blueprint(kernel_api)
+    api.register_blueprint(vouchers_api)
+    app.register_blueprint(vouchers_pages)
+
+
+def register_commands(app: Flask) -> None:
+    from lixi import cli
+
+    cli.register(app)

@@ -1,0 +1,74 @@
+"""Who is calling: brand API keys (hashed, constant-time compare) and the request's tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import g
+from sqlalchemy import select
+
+from lixi.audit import record_audit
+from lixi.errors import Unauthorized
+from lixi.extensions import db
+from lixi.models import ApiKey
+
+KEY_PREFIX = "lx"
+_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+
+
+def _hash_key(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough (no password stretching needed).
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_api_key(brand_id: int, name: str = "default") -> tuple[ApiKey, str]:
+    """Make a key for the brand; the secret is returned once and only its hash is kept."""
+    prefix = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey(brand_id=brand_id, name=name, prefix=prefix, key_hash=_hash_key(secret))
+    db.session.add(api_key)
+    db.session.flush()
+    record_audit(brand_id, "api_key.created", "api_key", api_key.id, {"name": name, "prefix": prefix})
+    return api_key, secret
+
+
+def _parse_bearer(header: str) -> tuple[str, str] | None:
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
+        return None
+    key = credentials.strip()
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1]:
+        return None
+    return parts[1], key
+
+
+def authenticate_api_key(authorization: str | None) -> ApiKey:
+    """Resolve `Authorization: Bearer <key>` to a live key, or raise 401 without saying why."""
+    parsed = _parse_bearer(authorization or "")
+    api_key = None
+    if parsed:
+        prefix, key = parsed
+        api_key = db.session.execute(
+            select(ApiKey).where(ApiKey.prefix == prefix[:24])
+        ).scalar_one_or_none()
+    presented = _hash_key(parsed[1]) if parsed else _DUMMY_HASH
+    stored = api_key.key_hash if api_key else _DUMMY_HASH
+    # Compare even when nothing was found, so timing does not tell a wrong prefix from a wrong secret.
+    if not hmac.compare_digest(presented, stored) or api_key is None or api_key.revoked_at:
+        raise Unauthorized()
+    return api_key
+
+
+def require_api_key(authorization: str | None) -> None:
+    """before_request of the API: sets the tenant (g.brand_id) and the actor for the audit trail."""
+    api_key = authenticate_api_key(authorization)
+    g.brand_id = api_key.brand_id
+    g.api_key_id = api_key.id
+    g.actor = f"api_key:{api_key.id}"
+
+
+def current_brand_id() -> int:
+    return g.brand_id

@@ -1,0 +1,22 @@
+"""The JSON API blueprint every domain uses: brand API-key authentication and documented errors."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+
+from lixi.auth import require_api_key
+
+API_PREFIX = "/api/v1"
+SECURITY = [{"ApiKey": []}]
+
+
+def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
+    """A flask-smorest Blueprint under /api/v1 whose every route needs a brand API key."""
+    blp = Blueprint(name, import_name, url_prefix=API_PREFIX, description=description)
+
+    @blp.before_request
+    def _authenticate() -> None:
+        require_api_key(request.headers.get("Authorization"))
+
+    return blp

@@ -1,0 +1,136 @@
+"""Command-line set-up: `flask brands create`, `flask seed-demo`, housekeeping."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select, update
+from werkzeug.security import generate_password_hash
+
+from lixi.auth import create_api_key
+from lixi.brands import create_brand
+from lixi.database import write_transaction
+from lixi.extensions import db
+from lixi.idempotency import purge_expired_records
+from lixi.members import upsert_member
+from lixi.merchants import create_merchant
+from lixi.models import ApiKey, Brand, Merchant, StaffUser
+from lixi.timeutil import utcnow
+
+brands_cli = AppGroup("brands", help="Manage brands (tenants).")
+
+DEMO_SLUG = "lixi-demo"
+DEMO_STAFF_EMAIL = "staff@demo.lixi.vn"
+DEMO_STAFF_PASSWORD = "lixi-demo-1234"
+
+
+def _emit(data: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+@brands_cli.command("create")
+@click.argument("name")
+@click.option("--currency", default="VND", show_default=True)
+@click.option("--locale", default="vi", type=click.Choice(["vi", "en"]), show_default=True)
+@click.option("--timezone", default="Asia/Ho_Chi_Minh", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def brands_create(name: str, currency: str, locale: str, timezone: str, as_json: bool) -> None:
+    """Create a brand and print its API key (shown once)."""
+    brand, secret = create_brand(name, currency, locale, timezone)
+    _emit({"id": brand.id, "slug": brand.slug, "api_key": secret}, as_json)
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
+
+
+def seed_demo() -> dict:
+    """The demo tenant; re-running keeps the data and issues a fresh API key (older demo keys revoked)."""
+    # Imported here: the kernel does not import domains at module level (STYLE.md).
+    from vouchers.models import Offer
+    from vouchers.service import create_offer, issue_vouchers, voucher_token
+
+    brand = db.session.execute(select(Brand).where(Brand.slug == DEMO_SLUG)).scalar()
+    if brand is None:
+        brand, secret = create_brand("Lixi Demo Café", slug=DEMO_SLUG)
+    else:
+        with write_transaction():
+            db.session.execute(
+                update(ApiKey)
+                .where(ApiKey.brand_id == brand.id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            _, secret = create_api_key(brand.id, "demo")
+
+    merchant = db.session.execute(select(Merchant).where(Merchant.brand_id == brand.id)).scalar()
+    if merchant is None:
+        merchant = create_merchant(brand.id, "Lixi Café Nguyễn Huệ", "42 Nguyễn Huệ, Quận 1, TP.HCM")
+    staff = db.session.execute(select(StaffUser).where(StaffUser.email == DEMO_STAFF_EMAIL)).scalar()
+    if staff is None:
+        with write_transaction():
+            staff = StaffUser(
+                brand_id=brand.id,
+                email=DEMO_STAFF_EMAIL,
+                name="Thu Ngân",
+                password_hash=generate_password_hash(DEMO_STAFF_PASSWORD),
+                role="merchant_staff",
+                merchants=[merchant],
+            )
+            db.session.add(staff)
+    members = [
+        upsert_member(brand.id, external_id, {"name": name})[0]
+        for external_id, name in (("demo-001", "Nguyễn Văn An"), ("demo-002", "Trần Thị Bình"))
+    ]
+    offer = db.session.execute(select(Offer).where(Offer.brand_id == brand.id)).scalar()
+    if offer is None:
+        offer = create_offer(
+            brand.id,
+            {
+                "name": "Giảm 50.000 ₫",
+                "kind": "fixed_amount",
+                "value": 50000,
+                "min_bill": 200000,
+                "valid_days": 30,
+                "terms": "Áp dụng cho hóa đơn từ 200.000 ₫. Mỗi mã dùng một lần.",
+            },
+        )
+    voucher = issue_vouchers(brand.id, offer.id, 1, members[0].external_id, source="demo")[0]
+    base = _base_url()
+    return {
+        "brand_id": brand.id,
+        "brand_slug": brand.slug,
+        "api_key": secret,
+        "merchant_id": merchant.id,
+        "offer_id": offer.id,
+        "member_external_ids": [m.external_id for m in members],
+        "staff_login": {"email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
+        "voucher_code": voucher.code,
+        "urls": {
+            "voucher": f"{base}/v/{voucher_token(voucher.code)}",
+            "openapi": f"{base}/openapi.json",
+            "merchant": f"{base}/merchant",
+            "dashboard": f"{base}/dashboard",
+        },
+    }
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(brands_cli)
+
+    @app.cli.command("seed-demo")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def seed_demo_command(as_json: bool) -> None:
+        """Create (or refresh) the demo brand, merchant, staff, members, offer and a voucher."""
+        _emit(seed_demo(), as_json)
+
+    @app.cli.command("purge-idempotency")
+    def purge_idempotency_command() -> None:
+        """Forget Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS."""
+        click.echo(f"purged {purge_expired_records()} records")

@@ -1,0 +1,84 @@
+"""Configuration read from the environment, so operators and benchmarks tune Lixi without code edits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _secret_keys() -> list[str]:
+    """SECRET_KEYS is a comma-separated list, newest first: the newest signs, all of them verify."""
+    raw = _env("SECRET_KEYS", _env("SECRET_KEY", "dev-insecure-change-me"))
+    return [key.strip() for key in raw.split(",") if key.strip()]
+
+
+def _database_url() -> str:
+    url = _env("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'lixi.db'}")
+    # Heroku-style URLs and bare postgresql:// go through psycopg 3, the only driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Every tunable is one environment variable; the README lists them all."""
+
+    def __init__(self) -> None:
+        self.SECRET_KEYS = _secret_keys()
+        self.SECRET_KEY = self.SECRET_KEYS[0]
+        self.SQLALCHEMY_DATABASE_URI = _database_url()
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+        self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "").rstrip("/")
+        self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+
+        # Rate limits, in Flask-Limiter's notation ("100 per minute;1000 per hour").
+        self.RATE_LIMIT_VALIDATE_PER_IP = _env("RATE_LIMIT_VALIDATE_PER_IP", "120 per minute")
+        self.RATE_LIMIT_VALIDATE_PER_KEY = _env("RATE_LIMIT_VALIDATE_PER_KEY", "1200 per minute")
+        self.RATE_LIMIT_REDEEM_PER_IP = _env("RATE_LIMIT_REDEEM_PER_IP", "120 per minute")
+        self.RATE_LIMIT_REDEEM_PER_KEY = _env("RATE_LIMIT_REDEEM_PER_KEY", "1200 per minute")
+        # Failed look-ups (unknown, forged or other-brand codes) per client: the 10th try in
+        # five minutes after nine failures is refused, so codes cannot be guessed.
+        self.RATE_LIMIT_FAILED_CODES = _env("RATE_LIMIT_FAILED_CODES", "9 per 5 minutes")
+
+        self.VOID_WINDOW_SECONDS = int(_env("VOID_WINDOW_SECONDS", str(24 * 3600)))
+        self.MAX_VOUCHERS_PER_ISSUE = int(_env("MAX_VOUCHERS_PER_ISSUE", "10000"))
+        self.QR_CACHE_SECONDS = int(_env("QR_CACHE_SECONDS", str(7 * 24 * 3600)))
+        self.IDEMPOTENCY_TTL_HOURS = int(_env("IDEMPOTENCY_TTL_HOURS", "48"))
+
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.RATELIMIT_STRATEGY = "fixed-window"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        # Fail closed: a Redis outage must not turn off the guard on codes.
+        self.RATELIMIT_SWALLOW_ERRORS = False
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
+        self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "lixi")
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+
+        self.BABEL_DEFAULT_LOCALE = "vi"
+        self.BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+        self.LANGUAGES = ["vi", "en"]
+
+        self.API_TITLE = "Lixi API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_REDOC_PATH = None
+        self.JSON_SORT_KEYS = False
+        self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024)))
+
+
+class TestConfig(Config):
+    """Config for the test suite: same environment variables, a throwaway SQLite file by default."""
+
+    TESTING = True

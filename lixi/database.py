@@ -1,0 +1,91 @@
+"""Database plumbing: UTC timestamps, SQLite settings, and write transactions that hold on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+from lixi.extensions import db
+
+_write_lock_wanted: ContextVar[bool] = ContextVar("lixi_write_lock_wanted", default=False)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC (SQLite has no zones), always handed out as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Lixi stores aware UTC instants only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # We issue BEGIN ourselves (below) so that writers can take the lock up front.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    # A deferred transaction that reads and then writes cannot wait for the lock in WAL mode
+    # (SQLITE_BUSY at once); BEGIN IMMEDIATE makes writers queue on busy_timeout instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_lock_wanted.get() else "BEGIN")
+
+
+def join_next_write(obj: object) -> None:
+    """Have `obj` inserted by the request's next write transaction, atomically with its change."""
+    if has_request_context():
+        g.setdefault("lixi_join_next_write", []).append(obj)
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """One transaction for one state change: commits on success, rolls back on any error.
+
+    Ends any read snapshot first, so on SQLite the write lock is taken before the first read
+    of the change; on PostgreSQL the conditional UPDATEs inside carry the guarantees.
+    """
+    session = db.session
+    session.commit()
+    token = _write_lock_wanted.set(True)
+    try:
+        if has_request_context():
+            for obj in g.pop("lixi_join_next_write", []):
+                session.add(obj)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _write_lock_wanted.reset(token)

@@ -1,0 +1,177 @@
+"""Domain errors with stable codes, and the one place that turns any error into API.md's JSON shape."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from limits.errors import StorageError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorCode(StrEnum):
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+    INTERNAL = "internal_error"
+
+
+class DomainError(Exception):
+    """A refusal a client can act on: a stable code, an HTTP status and a human message."""
+
+    def __init__(
+        self, code: str, status: int, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = str(code)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    def __init__(self, message: str = "Not found.") -> None:
+        super().__init__(ErrorCode.NOT_FOUND, 404, message)
+
+
+class Unauthorized(DomainError):
+    def __init__(self, message: str = "A valid API key is required.") -> None:
+        super().__init__(ErrorCode.UNAUTHORIZED, 401, message)
+
+
+class InvalidRequest(DomainError):
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(ErrorCode.INVALID_REQUEST, 422, message, details)
+
+
+class Unavailable(DomainError):
+    def __init__(self, message: str = "A backing service is unavailable; try again shortly.") -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, 503, message)
+
+
+_HTTP_CODES = {
+    400: (ErrorCode.INVALID_REQUEST, "The request could not be read."),
+    401: (ErrorCode.UNAUTHORIZED, "A valid API key is required."),
+    404: (ErrorCode.NOT_FOUND, "Not found."),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed here."),
+    409: (ErrorCode.CONFLICT, "The request conflicts with the current state."),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json."),
+    422: (ErrorCode.INVALID_REQUEST, "The request is invalid."),
+    429: (ErrorCode.RATE_LIMITED, "Too many requests; slow down."),
+    503: (ErrorCode.UNAVAILABLE, "A backing service is unavailable; try again shortly."),
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def json_error(
+    code: str,
+    status: int,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = jsonify(error_body(code, message, details))
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/openapi.json"
+
+
+def _retry_after(error: HTTPException) -> dict[str, str]:
+    limit = getattr(error, "limit", None)
+    headers = {"Retry-After": "60"}
+    if limit is not None:
+        # Flask-Limiter's RateLimitExceeded carries the breached limit: wait out its window.
+        headers["Retry-After"] = str(max(1, int(limit.limit.get_expiry())))
+    return headers
+
+
+def http_error_response(error: HTTPException) -> Response:
+    status = error.code or 500
+    code, message = _HTTP_CODES.get(status, (ErrorCode.INVALID_REQUEST, "The request is invalid."))
+    details = None
+    headers: dict[str, str] = {}
+    if status == 422:
+        # webargs puts the marshmallow messages in data["messages"], keyed by location.
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if isinstance(messages, dict):
+            details = {"fields": _flatten_locations(messages)}
+        message = "Some fields are invalid."
+    elif status == 429:
+        headers = _retry_after(error)
+    elif status in (400, 404, 405, 413, 415) and error.description and status != 404:
+        message = error.description
+    if not _wants_json():
+        return _html_error(status, message)
+    return json_error(code, status, message, details, headers)
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """{"json": {"code": [...]}} -> {"code": [...]}: clients care about fields, not locations."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def _html_error(status: int, message: str) -> Response:
+    html = render_template("error.html", status=status, message=message)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def _domain_error(error: DomainError) -> Response:
+    if not _wants_json():
+        return _html_error(error.status, error.message)
+    headers = {"Retry-After": "5"} if error.status == 503 else None
+    return json_error(error.code, error.status, error.message, error.details, headers)
+
+
+def _unavailable(error: Exception) -> Response:
+    log.warning("backing service unavailable: %s", error)
+    return _domain_error(Unavailable())
+
+
+def _internal(error: Exception) -> Response:
+    log.exception("unhandled error", exc_info=error)
+    if not _wants_json():
+        return _html_error(500, "Something went wrong on our side.")
+    return json_error(ErrorCode.INTERNAL, 500, "Something went wrong on our side.")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Every API error leaves as JSON with a stable code; pages get an HTML error page."""
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(HTTPException, http_error_response)
+    # Redis or the database gone: the client may retry; never a 500.
+    for unavailable in (RedisError, StorageError, OperationalError, PoolTimeoutError):
+        app.register_error_handler(unavailable, _unavailable)
+    app.register_error_handler(Exception, _internal)

@@ -1,0 +1,129 @@
+"""Idempotency-Key on mutating POSTs: a repeat with the same key and body replays the first answer.
+
+The key is claimed in the same transaction as the state change it guards (a unique constraint on
+brand + key), so two racing requests with one key can never both change anything; the loser
+rolls back and replays the winner's stored response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Response, current_app, g, request
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lixi.database import join_next_write, write_transaction
+from lixi.errors import DomainError, ErrorCode, InvalidRequest
+from lixi.extensions import db
+from lixi.models import IdempotencyRecord
+from lixi.timeutil import utcnow
+
+MAX_KEY_LENGTH = 255
+
+
+def _fingerprint() -> str:
+    raw = request.get_data(cache=True)
+    try:
+        body: Any = json.loads(raw) if raw else None
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = raw.decode("utf-8", "replace")
+    material = f"{request.method} {request.path}\n{canonical}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _find(brand_id: int, key: str) -> IdempotencyRecord | None:
+    return db.session.execute(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.brand_id == brand_id, IdempotencyRecord.key == key
+        )
+    ).scalar_one_or_none()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            422,
+            "This Idempotency-Key was used with a different request body.",
+        )
+    if record.status_code is None:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+            409,
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )
+    response = Response(record.response_body, status=record.status_code, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _wait_for_winner(brand_id: int, key: str) -> IdempotencyRecord | None:
+    """The racing winner commits its change, then stores its response a moment later."""
+    for _ in range(20):
+        db.session.rollback()
+        record = _find(brand_id, key)
+        if record is None or record.status_code is not None:
+            return record
+        time.sleep(0.05)
+    return record
+
+
+def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Wrap a mutating API view (after authentication has set g.brand_id)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise InvalidRequest(
+                "Idempotency-Key must be 1 to 255 characters.",
+                {"fields": {"Idempotency-Key": ["Invalid length."]}},
+            )
+        brand_id: int = g.brand_id
+        fingerprint = _fingerprint()
+        existing = _find(brand_id, key)
+        if existing is not None:
+            return _replay(existing, fingerprint)
+
+        record = IdempotencyRecord(brand_id=brand_id, key=key, fingerprint=fingerprint)
+        join_next_write(record)
+        try:
+            response = view(*args, **kwargs)
+        except IntegrityError:
+            winner = _wait_for_winner(brand_id, key)
+            if winner is None:
+                raise
+            return _replay(winner, fingerprint)
+        finally:
+            g.pop("lixi_join_next_write", None)
+
+        if response.status_code >= 300 or record.id is None:
+            # Only successful changes are remembered: a refused request may be fixed and retried.
+            return response
+        with write_transaction():
+            db.session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == record.id)
+                .values(status_code=response.status_code, response_body=response.get_data(as_text=True))
+            )
+        return response
+
+    return wrapper
+
+
+def purge_expired_records() -> int:
+    """Forget keys older than IDEMPOTENCY_TTL_HOURS (run from cron: flask purge-idempotency)."""
+    cutoff = utcnow() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    with write_transaction():
+        result = db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    return result.rowcount

@@ -1,0 +1,50 @@
+"""Members: a brand's customers, upserted by the brand's external_id."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+
+from lixi.audit import record_audit
+from lixi.database import write_transaction
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import Member, scoped
+
+PROFILE_FIELDS = ("name", "phone", "email", "birthday")
+
+
+def find_member(brand_id: int, external_id: str) -> Member | None:
+    query = scoped(Member, brand_id).where(Member.external_id == external_id)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def get_member(brand_id: int, external_id: str) -> Member:
+    member = find_member(brand_id, external_id)
+    if member is None:
+        raise NotFound("No such member.")
+    return member
+
+
+def upsert_member(
+    brand_id: int, external_id: str, profile: dict[str, str | date | None]
+) -> tuple[Member, bool]:
+    """Create the member or update the given fields; returns (member, created)."""
+    changes = {name: profile[name] for name in PROFILE_FIELDS if name in profile}
+    try:
+        with write_transaction():
+            member = find_member(brand_id, external_id)
+            created = member is None
+            if member is None:
+                member = Member(brand_id=brand_id, external_id=external_id)
+                db.session.add(member)
+            for name, value in changes.items():
+                setattr(member, name, value)
+            db.session.flush()
+            action = "member.created" if created else "member.updated"
+            record_audit(brand_id, action, "member", member.id, {"fields": sorted(changes)})
+    except IntegrityError:
+        # A concurrent upsert created the row first (PostgreSQL): update it instead.
+        return upsert_member(brand_id, external_id, profile)
+    return member, created

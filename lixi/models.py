@@ -1,0 +1,157 @@
+"""Kernel models: the tenant (Brand) and what every domain shares: keys, staff, merchants, members, audit, outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import Select
+
+from lixi.database import UTCDateTime
+from lixi.extensions import db
+from lixi.timeutil import utcnow
+
+
+def scoped(model: Any, brand_id: int) -> Select:
+    """SELECT of a tenant's rows: every query on tenant data starts here."""
+    return select(model).where(model.brand_id == brand_id)
+
+
+class Brand(db.Model):
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3), default="VND")
+    locale: Mapped[str] = mapped_column(String(5), default="vi")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(db.Model):
+    """A brand's server-to-server key: only its SHA-256 is stored; the prefix finds the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="default")
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+staff_merchants = Table(
+    "staff_merchants",
+    db.metadata,
+    Column("staff_user_id", ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("merchant_id", ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Merchant(db.Model):
+    """A store or location of the brand where vouchers are redeemed."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffUser(db.Model):
+    """A person who logs in: a brand admin, or merchant staff bound to some of the brand's merchants."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))  # brand_admin | merchant_staff
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    merchants: Mapped[list[Merchant]] = relationship(secondary=staff_merchants)
+
+
+class Member(db.Model):
+    """A customer of one brand, known by the brand's own external_id."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("brand_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    tier: Mapped[str] = mapped_column(String(20), default="member")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """What changed, who did it and when: written in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_brand_created", "brand_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"))
+    actor: Mapped[str] = mapped_column(String(100))  # api_key:3, staff:7, cli, system
+    action: Mapped[str] = mapped_column(String(60))  # voucher.redeemed, offer.created, …
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(db.Model):
+    """A message to deliver after commit (webhooks, notifications); written with the change it reports."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdempotencyRecord(db.Model):
+    """The first response to a mutating call made with an Idempotency-Key, for replays."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("brand_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

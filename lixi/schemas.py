@@ -1,0 +1,52 @@
+"""Schemas the kernel shares: the error envelope, merchants and members."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True)
+    details = fields.Dict()
+
+
+class ErrorSchema(Schema):
+    """Every error: {"error": {"code", "message", "details"?}}."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class MerchantInSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    address = fields.String(validate=validate.Length(max=500), allow_none=True)
+
+
+class MerchantOutSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class MerchantListSchema(Schema):
+    merchants = fields.List(fields.Nested(MerchantOutSchema))
+
+
+class MemberInSchema(Schema):
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(validate=validate.Length(max=200), allow_none=True)
+    phone = fields.String(validate=validate.Length(max=32), allow_none=True)
+    email = fields.Email(validate=validate.Length(max=254), allow_none=True)
+    birthday = fields.Date(allow_none=True)
+
+
+class MemberOutSchema(Schema):
+    id = fields.Integer()
+    external_id = fields.String()
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    birthday = fields.Date(allow_none=True)
+    tier = fields.String()
+    created_at = fields.AwareDateTime()

@@ -1,0 +1,167 @@
+"""Shared fixtures: a real Redis (flushed per test), a migrated database, the app, and factories."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from lixi.app import create_app
+from lixi.config import ROOT, TestConfig
+from lixi.extensions import db
+from lixi.localredis import RedisServer
+
+POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL when given (make test starts one), else a redis-server of our own for the session."""
+    url = os.environ.get("REDIS_URL")
+    server = None
+    if not url:
+        server = RedisServer().start()
+        url = server.url
+    yield url
+    if server:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    if POSTGRES:
+        yield os.environ["DATABASE_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="lixi-test-") as folder:
+        yield f"sqlite:///{Path(folder) / 'test.db'}"
+
+
+def make_config(database_url: str, redis_url: str, **overrides: object) -> TestConfig:
+    config = TestConfig()
+    config.SQLALCHEMY_DATABASE_URI = database_url if not POSTGRES else config.SQLALCHEMY_DATABASE_URI
+    config.REDIS_URL = redis_url
+    config.RATELIMIT_STORAGE_URI = redis_url
+    config.SECRET_KEYS = ["test-key-new", "test-key-old"]
+    config.SECRET_KEY = config.SECRET_KEYS[0]
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, redis_url: str) -> str:
+    app = create_app(make_config(database_url, redis_url))
+    with app.app_context():
+        if POSTGRES:
+            db.drop_all()
+            db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            db.session.commit()
+        upgrade(directory=str(ROOT / "migrations"))
+    return database_url
+
+
+def _empty_all_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if POSTGRES:
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(migrated: str, redis_url: str) -> Iterator[Flask]:
+    app = create_app(make_config(migrated, redis_url))
+    redis.Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        _empty_all_tables()
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class BrandHandle:
+    id: int
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@pytest.fixture
+def make_brand(app: Flask):
+    from lixi.brands import create_brand
+
+    def make(name: str = "Cafe Test", **kwargs: str) -> BrandHandle:
+        brand, secret = create_brand(name, **kwargs)
+        return BrandHandle(brand.id, secret)
+
+    return make
+
+
+@pytest.fixture
+def brand(make_brand) -> BrandHandle:
+    return make_brand("Cà Phê Sữa Đá")
+
+
+@pytest.fixture
+def api(client: FlaskClient, brand: BrandHandle):
+    """POST/GET helpers with the brand's key: api.post(path, json) -> response."""
+
+    class Api:
+        def post(self, path: str, json: object = None, headers: dict | None = None, who: BrandHandle = brand):
+            return client.post(f"/api/v1{path}", json=json, headers={**who.headers, **(headers or {})})
+
+        def get(self, path: str, who: BrandHandle = brand):
+            return client.get(f"/api/v1{path}", headers=who.headers)
+
+    return Api()
+
+
+@pytest.fixture
+def merchant(api) -> dict:
+    response = api.post("/merchants", {"name": "Quận 1", "address": "1 Lê Lợi"})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def make_offer(api):
+    def make(**fields: object) -> dict:
+        body = {"name": "50k off", "kind": "fixed_amount", "value": 50000, **fields}
+        response = api.post("/offers", body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return make
+
+
+@pytest.fixture
+def offer(make_offer) -> dict:
+    return make_offer()
+
+
+@pytest.fixture
+def issue(api):
+    def issue(offer_id: int, count: int = 1, **fields: object) -> list[dict]:
+        response = api.post("/vouchers", {"offer_id": offer_id, "count": count, **fields})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["vouchers"]
+
+    return issue

@@ -1,0 +1,1 @@
+"""Offers, vouchers, codes, QR, and validate / redeem / void."""

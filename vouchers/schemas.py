@@ -1,0 +1,148 @@
+"""Marshmallow schemas of the voucher API: separate input and output shapes."""
+
+from __future__ import annotations
+
+from flask import current_app, request, url_for
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from lixi.timeutil import utcnow
+from vouchers.models import OfferKind, Voucher
+from vouchers.service import voucher_token
+
+MONEY = validate.Range(min=0, max=10**15)
+POSITIVE_MONEY = validate.Range(min=1, max=10**15)
+
+
+def public_url(endpoint: str, **values: str) -> str:
+    """Absolute URL: PUBLIC_BASE_URL when set (behind a proxy), else the request's own host."""
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
+class ValidUntilField(fields.Field):
+    """A date (through the end of that day, brand time) or an ISO 8601 datetime with offset."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(value, str) and len(value) == 10:
+            return fields.Date()._deserialize(value, attr, data, **kwargs)
+        return fields.AwareDateTime()._deserialize(value, attr, data, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
+        return value.isoformat() if value is not None else None
+
+
+class OfferInSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OfferKind]))
+    value = fields.Integer(
+        required=True,
+        strict=True,
+        validate=MONEY,
+        metadata={"description": "Minor units; for percent offers, a whole percent (1–100)."},
+    )
+    max_discount = fields.Integer(strict=True, validate=POSITIVE_MONEY, allow_none=True)
+    min_bill = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+    valid_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650), allow_none=True)
+    valid_until = ValidUntilField(
+        allow_none=True,
+        metadata={
+            "type": "string",
+            "description": "A date (valid through the end of that day in the brand's time zone) or a datetime with offset.",
+        },
+    )
+    merchant_ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**62)),
+        validate=validate.Length(max=1000),
+    )
+    terms = fields.String(validate=validate.Length(max=5000), allow_none=True)
+
+
+class OfferOutSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    value = fields.Integer()
+    max_discount = fields.Integer(allow_none=True)
+    min_bill = fields.Integer(allow_none=True)
+    valid_days = fields.Integer(allow_none=True)
+    valid_until = fields.AwareDateTime(allow_none=True)
+    merchant_ids = fields.List(fields.Integer())
+    terms = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class VoucherOutSchema(Schema):
+    code = fields.String()
+    token = fields.Function(lambda v: voucher_token(v.code))
+    status = fields.Function(lambda v: v.status_at(utcnow()))
+    offer_id = fields.Integer()
+    kind = fields.Function(lambda v: v.offer.kind)
+    value = fields.Function(lambda v: v.offer.value)
+    balance = fields.Integer(allow_none=True)
+    member_external_id = fields.Function(lambda v: v.member.external_id if v.member else None)
+    issued_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime(allow_none=True)
+    redeemed_at = fields.AwareDateTime(allow_none=True)
+    qr_png_url = fields.Function(lambda v: public_url("vouchers_pages.qr_png", token=voucher_token(v.code)))
+    qr_svg_url = fields.Function(lambda v: public_url("vouchers_pages.qr_svg", token=voucher_token(v.code)))
+    url = fields.Function(lambda v: public_url("vouchers_pages.voucher_page", token=voucher_token(v.code)))
+
+
+class IssueInSchema(Schema):
+    offer_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
+    member_external_id = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
+    count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=10000))
+
+
+class VoucherListSchema(Schema):
+    vouchers = fields.List(fields.Nested(VoucherOutSchema))
+
+
+class CodeInSchema(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2048),
+        metadata={"description": "The short code as typed, the signed token, or the voucher URL."},
+    )
+    merchant_id = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**62), allow_none=True)
+    bill_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+
+
+class RedeemInSchema(CodeInSchema):
+    merchant_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
+    amount = fields.Integer(
+        strict=True,
+        validate=POSITIVE_MONEY,
+        allow_none=True,
+        metadata={"description": "Gift cards only: the part of the balance to take."},
+    )
+
+
+class ValidationOutSchema(Schema):
+    valid = fields.Boolean()
+    voucher = fields.Nested(VoucherOutSchema)
+    amount = fields.Integer(
+        allow_none=True,
+        metadata={"description": "What redeeming would take off this bill (null when it depends on it)."},
+    )
+
+
+class RedemptionOutSchema(Schema):
+    id = fields.Integer()
+    voucher = fields.Nested(VoucherOutSchema)
+    amount = fields.Integer()
+    bill_amount = fields.Integer(allow_none=True)
+    merchant_id = fields.Integer()
+    created_at = fields.AwareDateTime()
+    voided_at = fields.AwareDateTime(allow_none=True)
+    void_reason = fields.String(allow_none=True)
+
+
+class VoidInSchema(Schema):
+    reason = fields.String(validate=validate.Length(max=500), allow_none=True)
+
+    @validates_schema
+    def _no_blank_reason(self, data: dict, **_kwargs: object) -> None:
+        if data.get("reason") is not None and not data["reason"].strip():
+            raise ValidationError("Give a reason or leave it out.", "reason")
+

@@ -1,0 +1,67 @@
+"""Public voucher pages: /v/<token> and its QR images."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from lixi.models import Brand, Merchant
+from lixi.extensions import db
+from lixi.timeutil import utcnow
+from vouchers.qr import cached_qr
+from vouchers.schemas import public_url
+from vouchers.service import code_from_token, find_voucher_by_token
+
+bp = Blueprint("vouchers_pages", __name__)
+
+QR_CACHE_CONTROL = "public, max-age=86400, immutable"
+
+
+def _qr_response(token: str, fmt: str, mimetype: str) -> Response:
+    # A genuine signature is enough: the image holds nothing the token does not.
+    if code_from_token(token) is None:
+        abort(404)
+    url = public_url("vouchers_pages.voucher_page", token=token)
+    response = Response(cached_qr(url, fmt), mimetype=mimetype)
+    response.headers["Cache-Control"] = QR_CACHE_CONTROL
+    return response
+
+
+@bp.get("/v/<token>/qr.png")
+def qr_png(token: str) -> Response:
+    """The voucher's QR code as PNG."""
+    return _qr_response(token, "png", "image/png")
+
+
+@bp.get("/v/<token>/qr.svg")
+def qr_svg(token: str) -> Response:
+    """The voucher's QR code as SVG."""
+    return _qr_response(token, "svg", "image/svg+xml")
+
+
+@bp.get("/v/<token>")
+def voucher_page(token: str) -> Response:
+    """The public voucher page a customer shows at the till."""
+    voucher = find_voucher_by_token(token)
+    if voucher is None:
+        abort(404)
+    brand = db.session.get(Brand, voucher.brand_id)
+    offer = voucher.offer
+    merchants = offer.merchants or list(
+        db.session.execute(
+            db.select(Merchant).where(Merchant.brand_id == voucher.brand_id, Merchant.archived_at.is_(None))
+        ).scalars()
+    )
+    html = render_template(
+        "vouchers/voucher.html",
+        voucher=voucher,
+        offer=offer,
+        brand=brand,
+        merchants=merchants,
+        status=voucher.status_at(utcnow()),
+        token=token,
+    )
+    response = Response(html, mimetype="text/html")
+    if request.args.get("lang") in ("vi", "en"):
+        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    response.headers["Cache-Control"] = "no-store"
+    return response
