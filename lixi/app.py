@@ -7,8 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lixi import errors
 from lixi.config import ROOT, Config
-from lixi.formatting import register_template_helpers
 from lixi.extensions import api, babel, db, limiter, migrate, redis_client
+from lixi.formatting import register_template_helpers
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -56,10 +56,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from lixi.api import blp as kernel_api
     from vouchers.api import blp as vouchers_api
     from vouchers.views import bp as vouchers_pages
-
-    from lixi.api import blp as kernel_api
 
     api.register_blueprint(kernel_api)
     api.register_blueprint(vouchers_api)

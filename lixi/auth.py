@@ -51,9 +51,7 @@ def authenticate_api_key(authorization: str | None) -> ApiKey:
     api_key = None
     if parsed:
         prefix, key = parsed
-        api_key = db.session.execute(
-            select(ApiKey).where(ApiKey.prefix == prefix[:24])
-        ).scalar_one_or_none()
+        api_key = db.session.execute(select(ApiKey).where(ApiKey.prefix == prefix[:24])).scalar_one_or_none()
     presented = _hash_key(parsed[1]) if parsed else _DUMMY_HASH
     stored = api_key.key_hash if api_key else _DUMMY_HASH
     # Compare even when nothing was found, so timing does not tell a wrong prefix from a wrong secret.

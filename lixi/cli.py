@@ -24,7 +24,7 @@ brands_cli = AppGroup("brands", help="Manage brands (tenants).")
 
 DEMO_SLUG = "lixi-demo"
 DEMO_STAFF_EMAIL = "staff@demo.lixi.vn"
-DEMO_STAFF_PASSWORD = "lixi-demo-1234"
+DEMO_STAFF_PASSWORD = "lixi-demo-1234"  # noqa: S105 - the public demo login, printed by seed-demo
 
 
 def _emit(data: dict, as_json: bool) -> None:

@@ -1,4 +1,4 @@
-"""Database plumbing: UTC timestamps, SQLite settings, and write transactions that hold on SQLite and PostgreSQL."""
+"""Database plumbing: UTC timestamps, SQLite settings, write transactions safe on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

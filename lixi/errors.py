@@ -34,9 +34,7 @@ class ErrorCode(StrEnum):
 class DomainError(Exception):
     """A refusal a client can act on: a stable code, an HTTP status and a human message."""
 
-    def __init__(
-        self, code: str, status: int, message: str, details: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, code: str, status: int, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = str(code)
         self.status = status

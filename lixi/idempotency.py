@@ -41,9 +41,7 @@ def _fingerprint() -> str:
 
 def _find(brand_id: int, key: str) -> IdempotencyRecord | None:
     return db.session.execute(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.brand_id == brand_id, IdempotencyRecord.key == key
-        )
+        select(IdempotencyRecord).where(IdempotencyRecord.brand_id == brand_id, IdempotencyRecord.key == key)
     ).scalar_one_or_none()
 
 

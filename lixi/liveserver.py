@@ -36,16 +36,22 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         command = [
             GUNICORN,
-            "--bind", f"127.0.0.1:{self.port}",
-            "--worker-class", "gthread",
-            "--workers", str(self.workers),
-            "--threads", str(self.threads),
-            "--log-level", "warning",
-            "--graceful-timeout", "5",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "5",
             self.app,
         ]
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own argv
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

@@ -1,4 +1,4 @@
-"""Kernel models: the tenant (Brand) and what every domain shares: keys, staff, merchants, members, audit, outbox."""
+"""Kernel models: the tenant (Brand) and what all domains share: keys, staff, merchants, members, audit."""
 
 from __future__ import annotations
 

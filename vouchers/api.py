@@ -106,7 +106,9 @@ def void_voucher(data: dict, code: str):
 @blp.doc(security=SECURITY)
 def validate_voucher(data: dict):
     """Check that a code can be used now, here, for this bill, without using it."""
-    check = service.validate_voucher(g.brand_id, data["code"], data.get("merchant_id"), data.get("bill_amount"))
+    check = service.validate_voucher(
+        g.brand_id, data["code"], data.get("merchant_id"), data.get("bill_amount")
+    )
     return {"valid": True, "voucher": check.voucher, "amount": check.amount}
 
 

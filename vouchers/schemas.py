@@ -6,7 +6,7 @@ from flask import current_app, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from lixi.timeutil import utcnow
-from vouchers.models import OfferKind, Voucher
+from vouchers.models import OfferKind
 from vouchers.service import voucher_token
 
 MONEY = validate.Range(min=0, max=10**15)
@@ -47,7 +47,10 @@ class OfferInSchema(Schema):
         allow_none=True,
         metadata={
             "type": "string",
-            "description": "A date (valid through the end of that day in the brand's time zone) or a datetime with offset.",
+            "description": (
+                "A date (valid through the end of that day in the brand's time zone) "
+                "or a datetime with offset."
+            ),
         },
     )
     merchant_ids = fields.List(
@@ -145,4 +148,3 @@ class VoidInSchema(Schema):
     def _no_blank_reason(self, data: dict, **_kwargs: object) -> None:
         if data.get("reason") is not None and not data["reason"].strip():
             raise ValidationError("Give a reason or leave it out.", "reason")
-

@@ -28,7 +28,7 @@ from vouchers.codes import new_code, normalize_code
 from vouchers.errors import VoucherConflict, VoucherErrorCode
 from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 
-TOKEN_PURPOSE = "voucher"
+TOKEN_PURPOSE = "voucher"  # noqa: S105 - a signing salt name, not a secret
 UNKNOWN_CODE = "No voucher matches this code."
 
 
@@ -160,7 +160,9 @@ def _insert_vouchers(
         for _ in range(count)
     ]
     with write_transaction() as session:
-        vouchers = list(session.scalars(insert(Voucher).returning(Voucher, sort_by_parameter_order=True), rows))
+        vouchers = list(
+            session.scalars(insert(Voucher).returning(Voucher, sort_by_parameter_order=True), rows)
+        )
         record_audit(
             brand.id,
             "vouchers.issued",
@@ -418,11 +420,15 @@ def void_redemption(brand_id: int, redemption_id: int, reason: str | None = None
         if voucher.offer.kind == OfferKind.GIFT_CARD:
             restore = update(Voucher).values(
                 balance=Voucher.balance + redemption.amount,
-                status=case((Voucher.status == VoucherStatus.REDEEMED, VoucherStatus.ISSUED), else_=Voucher.status),
+                status=case(
+                    (Voucher.status == VoucherStatus.REDEEMED, VoucherStatus.ISSUED), else_=Voucher.status
+                ),
             )
         else:
-            restore = update(Voucher).where(Voucher.status == VoucherStatus.REDEEMED).values(
-                status=VoucherStatus.ISSUED, redeemed_at=None
+            restore = (
+                update(Voucher)
+                .where(Voucher.status == VoucherStatus.REDEEMED)
+                .values(status=VoucherStatus.ISSUED, redeemed_at=None)
             )
         session.execute(restore.where(Voucher.id == voucher.id).execution_options(synchronize_session=False))
         session.refresh(redemption)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from lixi.models import Brand, Merchant
 from lixi.extensions import db
+from lixi.models import Brand, Merchant
 from lixi.timeutil import utcnow
 from vouchers.qr import cached_qr
 from vouchers.schemas import public_url
