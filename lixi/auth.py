@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from dataclasses import dataclass
 
-from flask import g
+from flask import current_app, g
 from sqlalchemy import select
 
 from lixi.audit import record_audit
@@ -60,12 +62,44 @@ def authenticate_api_key(authorization: str | None) -> ApiKey:
     return api_key
 
 
+@dataclass(frozen=True)
+class Caller:
+    api_key_id: int
+    brand_id: int
+    checked_at: float
+
+
+# Per-worker memory of keys already checked: saves a query on every API call. A revoked key
+# stops working within API_KEY_CACHE_SECONDS on every worker (at once on the revoking one).
+_known_keys: dict[str, Caller] = {}
+_KNOWN_KEYS_MAX = 10_000
+
+
+def forget_cached_keys() -> None:
+    _known_keys.clear()
+
+
+def _caller(authorization: str | None) -> Caller:
+    ttl = current_app.config["API_KEY_CACHE_SECONDS"]
+    memo_key = _hash_key(authorization or "")
+    now = time.monotonic()
+    known = _known_keys.get(memo_key)
+    if known is not None and now - known.checked_at < ttl:
+        return known
+    api_key = authenticate_api_key(authorization)
+    if len(_known_keys) >= _KNOWN_KEYS_MAX:
+        _known_keys.clear()
+    caller = Caller(api_key.id, api_key.brand_id, now)
+    _known_keys[memo_key] = caller
+    return caller
+
+
 def require_api_key(authorization: str | None) -> None:
     """before_request of the API: sets the tenant (g.brand_id) and the actor for the audit trail."""
-    api_key = authenticate_api_key(authorization)
-    g.brand_id = api_key.brand_id
-    g.api_key_id = api_key.id
-    g.actor = f"api_key:{api_key.id}"
+    caller = _caller(authorization)
+    g.brand_id = caller.brand_id
+    g.api_key_id = caller.api_key_id
+    g.actor = f"api_key:{caller.api_key_id}"
 
 
 def current_brand_id() -> int:

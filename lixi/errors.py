@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from enum import StrEnum
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -102,12 +104,13 @@ def _wants_json() -> bool:
 
 
 def _retry_after(error: HTTPException) -> dict[str, str]:
+    """Seconds until the breached window resets (asked of Redis only when a limit is breached)."""
+    for limiter in current_app.extensions.get("limiter", ()):
+        breached = limiter.current_limit
+        if breached is not None and breached.breached:
+            return {"Retry-After": str(max(1, math.ceil(breached.reset_at - time.time())))}
     limit = getattr(error, "limit", None)
-    headers = {"Retry-After": "60"}
-    if limit is not None:
-        # Flask-Limiter's RateLimitExceeded carries the breached limit: wait out its window.
-        headers["Retry-After"] = str(max(1, int(limit.limit.get_expiry())))
-    return headers
+    return {"Retry-After": str(int(limit.limit.get_expiry())) if limit is not None else "60"}
 
 
 def http_error_response(error: HTTPException) -> Response:

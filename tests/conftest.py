@@ -16,6 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from lixi.app import create_app
+from lixi.auth import forget_cached_keys
 from lixi.config import ROOT, TestConfig
 from lixi.extensions import db
 from lixi.localredis import RedisServer
@@ -83,6 +84,7 @@ def _empty_all_tables() -> None:
 def app(migrated: str, redis_url: str) -> Iterator[Flask]:
     app = create_app(make_config(migrated, redis_url))
     redis.Redis.from_url(redis_url).flushdb()
+    forget_cached_keys()
     with app.app_context():
         _empty_all_tables()
         yield app

@@ -63,7 +63,7 @@ class Offer(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    merchants: Mapped[list[Merchant]] = relationship(secondary=offer_merchants, lazy="selectin")
+    merchants: Mapped[list[Merchant]] = relationship(secondary=offer_merchants)
 
     @property
     def merchant_ids(self) -> list[int]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lixi.audit import record_audit
 from lixi.database import write_transaction
@@ -26,7 +28,7 @@ from lixi.signing import BadData, sign, unsign
 from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers.codes import new_code, normalize_code
 from vouchers.errors import VoucherConflict, VoucherErrorCode
-from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
+from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus, offer_merchants
 
 TOKEN_PURPOSE = "voucher"  # noqa: S105 - a signing salt name, not a secret
 UNKNOWN_CODE = "No voucher matches this code."
@@ -177,6 +179,12 @@ def _insert_vouchers(
 
 
 def voucher_token(code: str) -> str:
+    return _signed(tuple(current_app.config["SECRET_KEYS"]), code)
+
+
+@lru_cache(maxsize=65536)
+def _signed(keys: tuple[str, ...], code: str) -> str:
+    # Deterministic for a key set, and a voucher response needs it four times (token and URLs).
     return sign(code, TOKEN_PURPOSE)
 
 
@@ -203,13 +211,39 @@ def code_from_input(presented: str) -> str | None:
 
 def find_voucher(brand_id: int, presented: str) -> Voucher:
     """The brand's voucher for a code or token; one generic 404 for anything else."""
+    return _lookup(brand_id, presented, None)[0]
+
+
+def _lookup(brand_id: int, presented: str, merchant_id: int | None) -> tuple[Voucher, bool]:
+    """The voucher (with offer and member) and whether it is valid at `merchant_id`, in one query.
+
+    Validation is the hottest path of the API, so the merchant checks ride along as EXISTS
+    columns instead of costing queries of their own. Raises 404 for an unknown code and
+    422 for a merchant that is not the brand's.
+    """
     code = code_from_input(presented)
     if code is None:
         raise NotFound(UNKNOWN_CODE)
-    voucher = db.session.execute(scoped(Voucher, brand_id).where(Voucher.code == code)).scalar()
-    if voucher is None:
+    query = scoped(Voucher, brand_id).where(Voucher.code == code)
+    if merchant_id is None:
+        voucher = db.session.execute(query).scalar()
+        if voucher is None:
+            raise NotFound(UNKNOWN_CODE)
+        return voucher, True
+    restricted = exists().where(offer_merchants.c.offer_id == Voucher.offer_id)
+    listed = exists().where(
+        offer_merchants.c.offer_id == Voucher.offer_id, offer_merchants.c.merchant_id == merchant_id
+    )
+    known = exists().where(Merchant.id == merchant_id, Merchant.brand_id == brand_id)
+    row = db.session.execute(
+        query.add_columns((~restricted | listed).label("valid_here"), known.label("merchant_known"))
+    ).first()
+    if row is None:
         raise NotFound(UNKNOWN_CODE)
-    return voucher
+    voucher, valid_here, merchant_known = row
+    if not merchant_known:
+        raise _invalid("merchant_id", "No such merchant.")
+    return voucher, bool(valid_here)
 
 
 def find_voucher_by_token(token: str) -> Voucher | None:
@@ -267,7 +301,7 @@ def _already_redeemed(voucher: Voucher) -> VoucherConflict:
     return VoucherConflict(VoucherErrorCode.ALREADY_REDEEMED, details)
 
 
-def check_usable(voucher: Voucher, merchant_id: int | None, bill_amount: int | None) -> None:
+def check_usable(voucher: Voucher, valid_here: bool, bill_amount: int | None) -> None:
     """Raise the first reason this voucher cannot be used now (at this merchant, for this bill)."""
     now = utcnow()
     offer = voucher.offer
@@ -278,23 +312,17 @@ def check_usable(voucher: Voucher, merchant_id: int | None, bill_amount: int | N
     if voucher.status_at(now) == VoucherStatus.EXPIRED:
         assert voucher.expires_at is not None
         raise VoucherConflict(VoucherErrorCode.EXPIRED, {"expired_at": voucher.expires_at.isoformat()})
-    if merchant_id is not None and offer.merchant_ids and merchant_id not in offer.merchant_ids:
+    if not valid_here:
         raise VoucherConflict(VoucherErrorCode.NOT_VALID_HERE)
     if offer.min_bill and bill_amount is not None and bill_amount < offer.min_bill:
         raise VoucherConflict(VoucherErrorCode.MIN_BILL_NOT_MET, {"min_bill": offer.min_bill})
 
 
-def _require_merchant(brand_id: int, merchant_id: int | None) -> None:
-    if merchant_id is not None and not merchant_ids_of_brand(brand_id, [merchant_id]):
-        raise _invalid("merchant_id", "No such merchant.")
-
-
 def validate_voucher(
     brand_id: int, presented: str, merchant_id: int | None = None, bill_amount: int | None = None
 ) -> Check:
-    _require_merchant(brand_id, merchant_id)
-    voucher = find_voucher(brand_id, presented)
-    check_usable(voucher, merchant_id, bill_amount)
+    voucher, valid_here = _lookup(brand_id, presented, merchant_id)
+    check_usable(voucher, valid_here, bill_amount)
     if voucher.offer.kind == OfferKind.GIFT_CARD:
         return Check(voucher, None)
     return Check(voucher, discount_for(voucher.offer, bill_amount))
@@ -314,10 +342,9 @@ def redeem_voucher(
 ) -> Redemption:
     """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction."""
     with write_transaction() as session:
-        _require_merchant(brand_id, merchant_id)
-        voucher = find_voucher(brand_id, presented)
+        voucher, valid_here = _lookup(brand_id, presented, merchant_id)
         offer = voucher.offer
-        check_usable(voucher, merchant_id, bill_amount)
+        check_usable(voucher, valid_here, bill_amount)
         if offer.min_bill and bill_amount is None:
             raise _invalid("bill_amount", "This voucher has a minimum bill: send bill_amount.")
         now = utcnow()
@@ -338,6 +365,7 @@ def redeem_voucher(
                     status=case((Voucher.balance == amount, VoucherStatus.REDEEMED), else_=Voucher.status),
                     redeemed_at=now,
                 )
+                .returning(Voucher.status, Voucher.balance, Voucher.redeemed_at)
                 .execution_options(synchronize_session=False)
             )
         else:
@@ -349,10 +377,14 @@ def redeem_voucher(
                 update(Voucher)
                 .where(still_usable)
                 .values(status=VoucherStatus.REDEEMED, redeemed_at=now)
+                .returning(Voucher.status, Voucher.balance, Voucher.redeemed_at)
                 .execution_options(synchronize_session=False)
             )
-        if result.rowcount != 1:
+        changed = result.first()
+        if changed is None:
             raise _lost_race(voucher, amount)
+        for name, value in changed._mapping.items():
+            set_committed_value(voucher, name, value)
         redemption = Redemption(
             brand_id=brand_id,
             voucher_id=voucher.id,
@@ -365,7 +397,6 @@ def redeem_voucher(
         )
         session.add(redemption)
         session.flush()
-        session.refresh(voucher)
         record_audit(
             brand_id,
             "voucher.redeemed",

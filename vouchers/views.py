@@ -8,7 +8,7 @@ from lixi.extensions import db
 from lixi.models import Brand, Merchant
 from lixi.timeutil import utcnow
 from vouchers.qr import cached_qr
-from vouchers.schemas import public_url
+from vouchers.schemas import voucher_url
 from vouchers.service import code_from_token, find_voucher_by_token
 
 bp = Blueprint("vouchers_pages", __name__)
@@ -20,7 +20,7 @@ def _qr_response(token: str, fmt: str, mimetype: str) -> Response:
     # A genuine signature is enough: the image holds nothing the token does not.
     if code_from_token(token) is None:
         abort(404)
-    url = public_url("vouchers_pages.voucher_page", token=token)
+    url = voucher_url(token)
     response = Response(cached_qr(url, fmt), mimetype=mimetype)
     response.headers["Cache-Control"] = QR_CACHE_CONTROL
     return response

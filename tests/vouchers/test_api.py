@@ -85,7 +85,7 @@ def test_valid_days_run_to_the_end_of_the_local_day(api, make_offer, issue):
 # ── issuing and reading ─────────────────────────────────────────────────────────────────
 
 
-def test_issue_returns_vouchers_with_codes_tokens_and_qr_urls(api, offer, issue):
+def test_issue_returns_vouchers_with_codes_tokens_and_qr_urls(client, api, offer, issue):
     member = api.post("/members", {"external_id": "m-1", "name": "An"}).get_json()
     vouchers = issue(offer["id"], 3, member_external_id=member["external_id"])
     assert len({v["code"] for v in vouchers}) == 3
@@ -97,6 +97,8 @@ def test_issue_returns_vouchers_with_codes_tokens_and_qr_urls(api, offer, issue)
         assert voucher["qr_png_url"].endswith(f"/v/{voucher['token']}/qr.png")
         assert voucher["qr_svg_url"].endswith(f"/v/{voucher['token']}/qr.svg")
         assert api.get(f"/vouchers/{voucher['code']}").get_json() == voucher
+        for url in (voucher["url"], voucher["qr_png_url"], voucher["qr_svg_url"]):
+            assert client.get(url).status_code == 200, url
         assert api.get(f"/vouchers/{voucher['token']}").get_json()["code"] == voucher["code"]
 
 
