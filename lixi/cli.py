@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select, update
+from werkzeug.exceptions import HTTPException
 from werkzeug.security import generate_password_hash
 
 from lixi.auth import create_api_key
@@ -30,8 +31,12 @@ DEMO_STAFF_PASSWORD = "lixi-demo-1234"  # noqa: S105 - the public demo login, pr
 def _emit(data: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        for key, value in data.items():
+        return
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                click.echo(f"{key}.{inner}: {inner_value}")
+        else:
             click.echo(f"{key}: {value}")
 
 
@@ -112,13 +117,29 @@ def seed_demo() -> dict:
         "member_external_ids": [m.external_id for m in members],
         "staff_login": {"email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
         "voucher_code": voucher.code,
-        "urls": {
-            "voucher": f"{base}/v/{voucher_token(voucher.code)}",
-            "openapi": f"{base}/openapi.json",
-            "merchant": f"{base}/merchant",
-            "dashboard": f"{base}/dashboard",
-        },
+        "urls": _existing_pages(
+            {
+                "voucher": f"/v/{voucher_token(voucher.code)}",
+                "openapi": "/openapi.json",
+                "merchant": "/merchant",
+                "dashboard": "/dashboard",
+            },
+            base,
+        ),
     }
+
+
+def _existing_pages(paths: dict[str, str], base: str) -> dict[str, str]:
+    """Only the pages this build serves (the merchant app and dashboard come in later releases)."""
+    adapter = current_app.url_map.bind("localhost")
+    found = {}
+    for name, path in paths.items():
+        try:
+            adapter.match(path, method="GET")
+        except HTTPException:
+            continue
+        found[name] = base + path
+    return found
 
 
 def register(app: Flask) -> None:
