@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from enum import StrEnum
 from typing import Any
@@ -108,7 +107,7 @@ def _retry_after(error: HTTPException) -> dict[str, str]:
     for limiter in current_app.extensions.get("limiter", ()):
         breached = limiter.current_limit
         if breached is not None and breached.breached:
-            return {"Retry-After": str(max(1, math.ceil(breached.reset_at - time.time())))}
+            return {"Retry-After": str(max(1, int(breached.reset_at - time.time())))}
     limit = getattr(error, "limit", None)
     return {"Retry-After": str(int(limit.limit.get_expiry())) if limit is not None else "60"}
 
