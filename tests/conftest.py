@@ -24,6 +24,16 @@ from lixi.localredis import RedisServer
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """make test compiles the catalogs; this keeps a bare `pytest` honest too."""
+    import subprocess
+    import sys
+
+    pybabel = Path(sys.executable).with_name("pybabel")
+    subprocess.run([pybabel, "compile", "-q", "-d", str(ROOT / "translations")], check=True)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """REDIS_URL when given (make test starts one), else a redis-server of our own for the session."""

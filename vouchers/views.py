@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import refresh
 
 from lixi.extensions import db
 from lixi.models import Brand, Merchant
@@ -12,6 +13,8 @@ from vouchers.schemas import voucher_url
 from vouchers.service import code_from_token, find_voucher_by_token
 
 bp = Blueprint("vouchers_pages", __name__)
+# The locale is cached on the app context, which tests (and CLI-driven renders) share across requests.
+bp.before_request(refresh)
 
 QR_CACHE_CONTROL = "public, max-age=86400, immutable"
 
