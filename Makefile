@@ -27,7 +27,7 @@ system-packages:
 	fi
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel compile -d translations >/dev/null
 
 setup: $(VENV)/.installed translations
 

@@ -31,7 +31,7 @@ def compiled_translations() -> None:
     import sys
 
     pybabel = Path(sys.executable).with_name("pybabel")
-    subprocess.run([pybabel, "compile", "-q", "-d", str(ROOT / "translations")], check=True)
+    subprocess.run([pybabel, "compile", "-d", str(ROOT / "translations")], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")
