@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from lixi import errors
 from lixi.config import ROOT, Config
 from lixi.extensions import api, babel, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
+
+MAX_ID = 2**63 - 1
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -40,7 +43,16 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or "vi"
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` ids that fit a 64-bit column: a bigger number is a 404, not a database overflow."""
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
+
+
 def register_extensions(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (ROOT / "instance").mkdir(exist_ok=True)
     db.init_app(app)
@@ -49,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     redis_client.init_app(app)
     api.init_app(app)
+    api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     api.spec.components.security_scheme(
         "ApiKey",
         {"type": "http", "scheme": "bearer", "description": "A brand API key: `Bearer lx_…`"},
