@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test test-pg bench lint format setup system-packages translations clean
+.PHONY: run test test-sqlite lint-check test-pg bench lint format setup system-packages translations clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +37,17 @@ run: setup
 	  echo "── serving on http://$(HOST):$(PORT) ──" && \
 	  $(FLASK) run --host $(HOST) --port $(PORT)'
 
-test: setup system-packages
-	$(VENV)/bin/ruff check .
+# The whole suite on SQLite (the default) and again on PostgreSQL (production).
+test: lint-check test-sqlite test-pg
+
+test-sqlite: setup system-packages
 	$(WITH_REDIS) --own -- $(PY) -m pytest $(PYTEST_ARGS)
 
 test-pg: setup system-packages
 	scripts/with_postgres.sh $(WITH_REDIS) --own -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint-check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
 
 bench: setup system-packages
 	$(PY) bench/vouchers.py

@@ -10,8 +10,7 @@ from lixi import errors
 from lixi.config import ROOT, Config
 from lixi.extensions import api, babel, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
-
-MAX_ID = 2**63 - 1
+from lixi.models import MAX_ID
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -44,7 +43,7 @@ def select_locale() -> str:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` ids that fit a 64-bit column: a bigger number is a 404, not a database overflow."""
+    """`<int:…>` ids that fit the id columns: a bigger number is a 404, not a database overflow."""
 
     def __init__(self, map: Map, *args: object, **kwargs: object) -> None:  # noqa: A002 - werkzeug's name
         kwargs.setdefault("max", MAX_ID)

@@ -167,8 +167,15 @@ def _internal(error: Exception) -> Response:
     return json_error(ErrorCode.INTERNAL, 500, "Something went wrong on our side.")
 
 
+def _refuse_nul_in_path() -> None:
+    # %00 in a URL would reach the database as a NUL, which PostgreSQL cannot store or compare.
+    if "\x00" in request.path:
+        raise NotFound()
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Every API error leaves as JSON with a stable code; pages get an HTML error page."""
+    app.before_request(_refuse_nul_in_path)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, http_error_response)
     # Redis or the database gone: the client may retry; never a 500.

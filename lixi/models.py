@@ -25,6 +25,9 @@ from lixi.database import UTCDateTime
 from lixi.extensions import db
 from lixi.timeutil import utcnow
 
+# Primary keys are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist.
+MAX_ID = 2**31 - 1
+
 
 def scoped(model: Any, brand_id: int) -> Select:
     """SELECT of a tenant's rows: every query on tenant data starts here."""

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+class Text(fields.String):
+    """A string that PostgreSQL can store: NUL characters are refused (SQLite would take them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("NUL characters are not allowed.")
+        return text
 
 
 class ErrorDetailSchema(Schema):
@@ -18,8 +28,8 @@ class ErrorSchema(Schema):
 
 
 class MerchantInSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    address = fields.String(validate=validate.Length(max=500), allow_none=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    address = Text(validate=validate.Length(max=500), allow_none=True)
 
 
 class MerchantOutSchema(Schema):
@@ -34,9 +44,9 @@ class MerchantListSchema(Schema):
 
 
 class MemberInSchema(Schema):
-    external_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name = fields.String(validate=validate.Length(max=200), allow_none=True)
-    phone = fields.String(validate=validate.Length(max=32), allow_none=True)
+    external_id = Text(required=True, validate=validate.Length(min=1, max=100))
+    name = Text(validate=validate.Length(max=200), allow_none=True)
+    phone = Text(validate=validate.Length(max=32), allow_none=True)
     email = fields.Email(validate=validate.Length(max=254), allow_none=True)
     birthday = fields.Date(allow_none=True)
 

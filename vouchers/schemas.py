@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from lixi.models import MAX_ID
+from lixi.schemas import Text
 from lixi.timeutil import utcnow
 from vouchers.models import OfferKind
 from vouchers.service import voucher_token
 
 MONEY = validate.Range(min=0, max=10**15)
 POSITIVE_MONEY = validate.Range(min=1, max=10**15)
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 def base_url() -> str:
@@ -40,7 +43,7 @@ class ValidUntilField(fields.Field):
 
 
 class OfferInSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OfferKind]))
     value = fields.Integer(
         required=True,
@@ -62,10 +65,10 @@ class OfferInSchema(Schema):
         },
     )
     merchant_ids = fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**62)),
+        fields.Integer(strict=True, validate=ID_RANGE),
         validate=validate.Length(max=1000),
     )
-    terms = fields.String(validate=validate.Length(max=5000), allow_none=True)
+    terms = Text(validate=validate.Length(max=5000), allow_none=True)
 
 
 class OfferOutSchema(Schema):
@@ -78,12 +81,12 @@ class OfferOutSchema(Schema):
     valid_days = fields.Integer(allow_none=True)
     valid_until = fields.AwareDateTime(allow_none=True)
     merchant_ids = fields.List(fields.Integer())
-    terms = fields.String(allow_none=True)
+    terms = Text(allow_none=True)
     created_at = fields.AwareDateTime()
 
 
 class VoucherOutSchema(Schema):
-    code = fields.String()
+    code = Text()
     token = fields.Function(lambda v: voucher_token(v.code))
     status = fields.Function(lambda v: v.status_at(utcnow()))
     offer_id = fields.Integer()
@@ -100,8 +103,8 @@ class VoucherOutSchema(Schema):
 
 
 class IssueInSchema(Schema):
-    offer_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
-    member_external_id = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
+    offer_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
+    member_external_id = Text(validate=validate.Length(min=1, max=100), allow_none=True)
     count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=10000))
 
 
@@ -110,17 +113,17 @@ class VoucherListSchema(Schema):
 
 
 class CodeInSchema(Schema):
-    code = fields.String(
+    code = Text(
         required=True,
         validate=validate.Length(min=1, max=2048),
         metadata={"description": "The short code as typed, the signed token, or the voucher URL."},
     )
-    merchant_id = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**62), allow_none=True)
+    merchant_id = fields.Integer(strict=True, validate=ID_RANGE, allow_none=True)
     bill_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
 
 
 class RedeemInSchema(CodeInSchema):
-    merchant_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
+    merchant_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
     amount = fields.Integer(
         strict=True,
         validate=POSITIVE_MONEY,
@@ -146,11 +149,11 @@ class RedemptionOutSchema(Schema):
     merchant_id = fields.Integer()
     created_at = fields.AwareDateTime()
     voided_at = fields.AwareDateTime(allow_none=True)
-    void_reason = fields.String(allow_none=True)
+    void_reason = Text(allow_none=True)
 
 
 class VoidInSchema(Schema):
-    reason = fields.String(validate=validate.Length(max=500), allow_none=True)
+    reason = Text(validate=validate.Length(max=500), allow_none=True)
 
     @validates_schema
     def _no_blank_reason(self, data: dict, **_kwargs: object) -> None:
