@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,42 @@ from lixi.config import ROOT
 from lixi.localredis import free_port
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+FLASK = str(Path(sys.executable).with_name("flask"))
+UNLIMITED = "1000000 per minute"
+
+
+def unlimited_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """Settings for a load test: limits are still checked in Redis on every call, but never trip."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEYS": "test-key-new,test-key-old",
+        "RATE_LIMIT_VALIDATE_PER_IP": UNLIMITED,
+        "RATE_LIMIT_VALIDATE_PER_KEY": UNLIMITED,
+        "RATE_LIMIT_REDEEM_PER_IP": UNLIMITED,
+        "RATE_LIMIT_REDEEM_PER_KEY": UNLIMITED,
+        "RATE_LIMIT_FAILED_CODES": UNLIMITED,
+        **extra,
+    }
+
+
+def flask_command(env: dict[str, str], *args: str) -> str:
+    """Run `flask --app wsgi …` with `env` and return what it printed."""
+    result = subprocess.run(  # noqa: S603 - our own argv
+        [FLASK, "--app", "wsgi", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def migrate_and_create_brand(env: dict[str, str], name: str) -> str:
+    """Migrate the database of `env` and create a brand on it; returns the brand's API key."""
+    flask_command(env, "db", "upgrade")
+    return json.loads(flask_command(env, "brands", "create", name, "--json"))["api_key"]
 
 
 @dataclass

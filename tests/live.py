@@ -2,42 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
-from lixi.config import ROOT
-from lixi.liveserver import LiveServer
-
-FLASK = str(Path(sys.executable).with_name("flask"))
-UNLIMITED = "1000000 per minute"
-
-
-def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEYS": "test-key-new,test-key-old",
-        "RATE_LIMIT_VALIDATE_PER_IP": UNLIMITED,
-        "RATE_LIMIT_VALIDATE_PER_KEY": UNLIMITED,
-        "RATE_LIMIT_REDEEM_PER_IP": UNLIMITED,
-        "RATE_LIMIT_REDEEM_PER_KEY": UNLIMITED,
-        "RATE_LIMIT_FAILED_CODES": UNLIMITED,
-        **extra,
-    }
-
-
-def flask_command(env: dict[str, str], *args: str) -> str:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    result = subprocess.run(
-        [FLASK, "--app", "wsgi", *args], env=full_env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return result.stdout
+from lixi.liveserver import LiveServer, migrate_and_create_brand
 
 
 @dataclass
@@ -65,7 +34,6 @@ class LiveLixi:
 
 def start_live_lixi(env: dict[str, str], **server_options: int) -> LiveLixi:
     """Migrate the database in `env`, create a brand, and start gunicorn on it."""
-    flask_command(env, "db", "upgrade")
-    brand = json.loads(flask_command(env, "brands", "create", "Live Test", "--json"))
+    api_key = migrate_and_create_brand(env, "Live Test")
     server = LiveServer(env=env, **server_options).start()
-    return LiveLixi(server, brand["api_key"])
+    return LiveLixi(server, api_key)

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from lixi.liveserver import unlimited_env
 from tests.conftest import POSTGRES
-from tests.live import LiveLixi, server_env, start_live_lixi
+from tests.live import LiveLixi, start_live_lixi
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -27,7 +28,7 @@ def _database_url(tmp_path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
-    env = server_env(_database_url(tmp_path_factory.mktemp("live")), redis_url)
+    env = unlimited_env(_database_url(tmp_path_factory.mktemp("live")), redis_url)
     lixi = start_live_lixi(env, workers=4, threads=8)
     yield lixi
     lixi.server.stop()
@@ -109,7 +110,7 @@ def _worker_pids(master_pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_request_leaves_no_half_redemption(tmp_path, redis_url, migrated):
-    lixi = start_live_lixi(server_env(_database_url(tmp_path), redis_url), workers=3, threads=4)
+    lixi = start_live_lixi(unlimited_env(_database_url(tmp_path), redis_url), workers=3, threads=4)
     try:
         store = lixi.post("/merchants", {"name": "Kill"}).json()["id"]
         cards = _issue(lixi, _offer(lixi, kind="gift_card", value=100000), 60)
