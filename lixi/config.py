@@ -35,7 +35,9 @@ class Config:
         self.SECRET_KEYS = _secret_keys()
         self.SECRET_KEY = self.SECRET_KEYS[0]
         self.SQLALCHEMY_DATABASE_URI = _database_url()
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+        # A server database can drop idle connections; an SQLite file cannot, so no ping per checkout.
+        server_db = not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": server_db}
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "").rstrip("/")
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import case, exists, insert, select, update
+from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -214,6 +214,22 @@ def find_voucher(brand_id: int, presented: str) -> Voucher:
     return _lookup(brand_id, presented, None)[0]
 
 
+# The hottest statements of the API, built once: constructing a SELECT costs more than running it.
+_BY_CODE = select(Voucher).where(Voucher.brand_id == bindparam("brand_id"), Voucher.code == bindparam("code"))
+_BY_CODE_AT_MERCHANT = _BY_CODE.add_columns(
+    (
+        ~exists().where(offer_merchants.c.offer_id == Voucher.offer_id)
+        | exists().where(
+            offer_merchants.c.offer_id == Voucher.offer_id,
+            offer_merchants.c.merchant_id == bindparam("merchant_id"),
+        )
+    ).label("valid_here"),
+    exists()
+    .where(Merchant.id == bindparam("merchant_id"), Merchant.brand_id == bindparam("brand_id"))
+    .label("merchant_known"),
+)
+
+
 def _lookup(brand_id: int, presented: str, merchant_id: int | None) -> tuple[Voucher, bool]:
     """The voucher (with offer and member) and whether it is valid at `merchant_id`, in one query.
 
@@ -224,20 +240,13 @@ def _lookup(brand_id: int, presented: str, merchant_id: int | None) -> tuple[Vou
     code = code_from_input(presented)
     if code is None:
         raise NotFound(UNKNOWN_CODE)
-    query = scoped(Voucher, brand_id).where(Voucher.code == code)
+    params = {"brand_id": brand_id, "code": code}
     if merchant_id is None:
-        voucher = db.session.execute(query).scalar()
+        voucher = db.session.execute(_BY_CODE, params).scalar()
         if voucher is None:
             raise NotFound(UNKNOWN_CODE)
         return voucher, True
-    restricted = exists().where(offer_merchants.c.offer_id == Voucher.offer_id)
-    listed = exists().where(
-        offer_merchants.c.offer_id == Voucher.offer_id, offer_merchants.c.merchant_id == merchant_id
-    )
-    known = exists().where(Merchant.id == merchant_id, Merchant.brand_id == brand_id)
-    row = db.session.execute(
-        query.add_columns((~restricted | listed).label("valid_here"), known.label("merchant_known"))
-    ).first()
+    row = db.session.execute(_BY_CODE_AT_MERCHANT, {**params, "merchant_id": merchant_id}).first()
     if row is None:
         raise NotFound(UNKNOWN_CODE)
     voucher, valid_here, merchant_known = row
