@@ -396,7 +396,7 @@ def redeem_voucher(
             set_committed_value(voucher, name, value)
         redemption = Redemption(
             brand_id=brand_id,
-            voucher_id=voucher.id,
+            voucher=voucher,  # the object, not just its id: the response needs it without a reload
             merchant_id=merchant_id,
             amount=taken,
             bill_amount=bill_amount,
