@@ -207,7 +207,8 @@ def report(results: dict) -> None:
         f"{os.cpu_count()} cores shared with wrk"
     )
     print(
-        f"{'endpoint':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'target':>16} {'non-2xx':>8}  verdict"
+        f"{'endpoint':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'target':>16} "
+        f"{'non-2xx':>8}  verdict"
     )
     for name in ("bare", "validate", "redeem"):
         r = results[name]
@@ -231,7 +232,8 @@ def report(results: dict) -> None:
     )
     qr = results["qr"]
     print(
-        f"QR:     {qr['count']} PNGs fetched (first render, 8 clients) in {qr['http_first_fetch_seconds']:.1f} s; "
+        f"QR:     {qr['count']} PNGs fetched (first render, 8 clients) "
+        f"in {qr['http_first_fetch_seconds']:.1f} s; "
         f"{qr['count']} rendered in-process in {qr['render_in_process_seconds']:.1f} s"
     )
 

@@ -349,47 +349,49 @@ def redeem_voucher(
     idempotency_key: str | None = None,
     actor: str = "api",
 ) -> Redemption:
-    """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction."""
-    with write_transaction() as session:
-        voucher, valid_here = _lookup(brand_id, presented, merchant_id)
-        offer = voucher.offer
-        check_usable(voucher, valid_here, bill_amount)
-        if offer.min_bill and bill_amount is None:
-            raise _invalid("bill_amount", "This voucher has a minimum bill: send bill_amount.")
-        now = utcnow()
-        still_usable = (
-            (Voucher.id == voucher.id)
-            & (Voucher.status == VoucherStatus.ISSUED)
-            & ((Voucher.expires_at.is_(None)) | (Voucher.expires_at > now))
+    """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction.
+
+    The checks run before the write lock is taken (on SQLite writers queue behind it); the
+    conditional UPDATE inside the transaction re-checks status, expiry and balance, so a
+    voucher changed in between is refused, never redeemed twice.
+    """
+    voucher, valid_here = _lookup(brand_id, presented, merchant_id)
+    offer = voucher.offer
+    check_usable(voucher, valid_here, bill_amount)
+    if offer.min_bill and bill_amount is None:
+        raise _invalid("bill_amount", "This voucher has a minimum bill: send bill_amount.")
+    now = utcnow()
+    still_usable = (
+        (Voucher.id == voucher.id)
+        & (Voucher.status == VoucherStatus.ISSUED)
+        & ((Voucher.expires_at.is_(None)) | (Voucher.expires_at > now))
+    )
+    if offer.kind == OfferKind.GIFT_CARD:
+        if amount is None:
+            raise _invalid("amount", "Gift cards need the amount to take from the balance.")
+        taken = amount
+        redeem = (
+            update(Voucher)
+            .where(still_usable, Voucher.balance >= amount)
+            .values(
+                balance=Voucher.balance - amount,
+                status=case((Voucher.balance == amount, VoucherStatus.REDEEMED), else_=Voucher.status),
+                redeemed_at=now,
+            )
         )
-        if offer.kind == OfferKind.GIFT_CARD:
-            if amount is None:
-                raise _invalid("amount", "Gift cards need the amount to take from the balance.")
-            taken = amount
-            result = session.execute(
-                update(Voucher)
-                .where(still_usable, Voucher.balance >= amount)
-                .values(
-                    balance=Voucher.balance - amount,
-                    status=case((Voucher.balance == amount, VoucherStatus.REDEEMED), else_=Voucher.status),
-                    redeemed_at=now,
-                )
-                .returning(Voucher.status, Voucher.balance, Voucher.redeemed_at)
-                .execution_options(synchronize_session=False)
+    else:
+        discount = discount_for(offer, bill_amount)
+        if discount is None:
+            raise _invalid("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
+        taken = discount
+        redeem = update(Voucher).where(still_usable).values(status=VoucherStatus.REDEEMED, redeemed_at=now)
+
+    with write_transaction() as session:
+        changed = session.execute(
+            redeem.returning(Voucher.status, Voucher.balance, Voucher.redeemed_at).execution_options(
+                synchronize_session=False
             )
-        else:
-            discount = discount_for(offer, bill_amount)
-            if discount is None:
-                raise _invalid("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
-            taken = discount
-            result = session.execute(
-                update(Voucher)
-                .where(still_usable)
-                .values(status=VoucherStatus.REDEEMED, redeemed_at=now)
-                .returning(Voucher.status, Voucher.balance, Voucher.redeemed_at)
-                .execution_options(synchronize_session=False)
-            )
-        changed = result.first()
+        ).first()
         if changed is None:
             raise _lost_race(voucher, amount)
         for name, value in changed._mapping.items():
