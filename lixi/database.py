@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,10 +63,26 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_lock_wanted.get() else "BEGIN")
 
 
-def join_next_write(obj: object) -> None:
-    """Have `obj` inserted by the request's next write transaction, atomically with its change."""
-    if has_request_context():
-        g.setdefault("lixi_join_next_write", []).append(obj)
+@dataclass
+class HeldCommit:
+    """A row to insert with the request's change, and a promise that the caller commits.
+
+    Idempotency-Key claims use it: the claim, the change and the stored response then land in
+    one commit, so a crash can never leave a change without its replayable response.
+    """
+
+    row: object
+    joined: bool = False
+
+
+def hold_commit(row: object) -> HeldCommit:
+    held = HeldCommit(row)
+    g.lixi_held_commit = held
+    return held
+
+
+def release_hold() -> None:
+    g.pop("lixi_held_commit", None)
 
 
 @contextmanager
@@ -73,19 +90,36 @@ def write_transaction() -> Iterator[Session]:
     """One transaction for one state change: commits on success, rolls back on any error.
 
     Ends any read snapshot first, so on SQLite the write lock is taken before the first read
-    of the change; on PostgreSQL the conditional UPDATEs inside carry the guarantees.
+    of the change; on PostgreSQL the conditional UPDATEs inside carry the guarantees. Under a
+    held commit (see HeldCommit) the transaction is left open for the holder to commit, and
+    later write transactions of the same request join it.
     """
     session = db.session
+    held: HeldCommit | None = g.get("lixi_held_commit") if has_request_context() else None
+    if held is not None and held.joined:
+        try:
+            yield session
+            session.flush()
+        except BaseException:
+            session.rollback()
+            held.joined = False
+            raise
+        return
     session.commit()
     token = _write_lock_wanted.set(True)
     try:
-        if has_request_context():
-            for obj in g.pop("lixi_join_next_write", []):
-                session.add(obj)
+        if held is not None:
+            session.add(held.row)
+            held.joined = True
         yield session
-        session.commit()
+        if held is not None:
+            session.flush()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
+        if held is not None:
+            held.joined = False
         raise
     finally:
         _write_lock_wanted.reset(token)

@@ -28,7 +28,6 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
-    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
     INTERNAL = "internal_error"
 
 

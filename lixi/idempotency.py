@@ -1,25 +1,24 @@
 """Idempotency-Key on mutating POSTs: a repeat with the same key and body replays the first answer.
 
-The key is claimed in the same transaction as the state change it guards (a unique constraint on
-brand + key), so two racing requests with one key can never both change anything; the loser
-rolls back and replays the winner's stored response.
+The key, the state change it guards and the response are committed together (a unique
+constraint on brand + key), so two racing requests with one key can never both change
+anything, the loser replays the winner's response, and no crash leaves a change without it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, g, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from lixi.database import join_next_write, write_transaction
+from lixi.database import hold_commit, release_hold, write_transaction
 from lixi.errors import DomainError, ErrorCode, InvalidRequest
 from lixi.extensions import db
 from lixi.models import IdempotencyRecord
@@ -52,26 +51,9 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
             422,
             "This Idempotency-Key was used with a different request body.",
         )
-    if record.status_code is None:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-            409,
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-        )
     response = Response(record.response_body, status=record.status_code, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def _wait_for_winner(brand_id: int, key: str) -> IdempotencyRecord | None:
-    """The racing winner commits its change, then stores its response a moment later."""
-    for _ in range(20):
-        db.session.rollback()
-        record = _find(brand_id, key)
-        if record is None or record.status_code is not None:
-            return record
-        time.sleep(0.05)
-    return record
 
 
 def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -94,26 +76,29 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
             return _replay(existing, fingerprint)
 
         record = IdempotencyRecord(brand_id=brand_id, key=key, fingerprint=fingerprint)
-        join_next_write(record)
+        held = hold_commit(record)
         try:
             response = view(*args, **kwargs)
+            if held.joined:
+                if response.status_code < 300:
+                    record.status_code = response.status_code
+                    record.response_body = response.get_data(as_text=True)
+                else:
+                    # Only successful changes are remembered: a refused request may be fixed and retried.
+                    db.session.delete(record)
+                db.session.commit()
         except IntegrityError:
-            winner = _wait_for_winner(brand_id, key)
+            # The same key won a race in another request: its change and response are committed.
+            db.session.rollback()
+            winner = _find(brand_id, key)
             if winner is None:
                 raise
             return _replay(winner, fingerprint)
+        except BaseException:
+            db.session.rollback()
+            raise
         finally:
-            g.pop("lixi_join_next_write", None)
-
-        if response.status_code >= 300 or record.id is None:
-            # Only successful changes are remembered: a refused request may be fixed and retried.
-            return response
-        with write_transaction():
-            db.session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == record.id)
-                .values(status_code=response.status_code, response_body=response.get_data(as_text=True))
-            )
+            release_hold()
         return response
 
     return wrapper
