@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from lixi.config import ROOT
-from lixi.localredis import free_port
+from lixi.localredis import free_port, terminate
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -104,13 +104,7 @@ class LiveServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, grace=10)
         self.process = None
 
     def __enter__(self) -> LiveServer:

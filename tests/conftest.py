@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,15 +91,22 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
-@pytest.fixture
-def app(migrated: str, redis_url: str) -> Iterator[Flask]:
-    app = create_app(make_config(migrated, redis_url))
+@contextmanager
+def fresh_app(database_url: str, redis_url: str, **overrides: object) -> Iterator[Flask]:
+    """An app on empty tables and a flushed Redis, inside its app context; overrides go to its config."""
+    app = create_app(make_config(database_url, redis_url, **overrides))
     redis.Redis.from_url(redis_url).flushdb()
     forget_cached_keys()
     with app.app_context():
         _empty_all_tables()
         yield app
         db.session.remove()
+
+
+@pytest.fixture
+def app(migrated: str, redis_url: str) -> Iterator[Flask]:
+    with fresh_app(migrated, redis_url) as app:
+        yield app
 
 
 @pytest.fixture

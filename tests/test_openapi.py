@@ -9,10 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from lixi.app import create_app
-from lixi.auth import forget_cached_keys
-from lixi.extensions import db
-from tests.conftest import _empty_all_tables, make_config
+from tests.conftest import fresh_app
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -73,17 +70,11 @@ def test_error_responses_are_documented_with_the_error_envelope(client):
 @pytest.fixture
 def fuzz_app(migrated, redis_url):
     """An app with data to hit: a merchant, offers of each kind and vouchers, and high limits."""
-    import redis
-
     from lixi.brands import create_brand
     from lixi.merchants import create_merchant
     from vouchers.service import create_offer, issue_vouchers
 
-    redis.Redis.from_url(redis_url).flushdb()
-    forget_cached_keys()
-    app = create_app(make_config(migrated, redis_url, RATE_LIMIT_FAILED_CODES="1000000 per minute"))
-    with app.app_context():
-        _empty_all_tables()
+    with fresh_app(migrated, redis_url, RATE_LIMIT_FAILED_CODES="1000000 per minute") as app:
         brand, key = create_brand("Fuzz")
         merchant = create_merchant(brand.id, "Fuzz store")
         for kind, value in (("fixed_amount", 1000), ("percent", 10), ("gift_card", 100000)):
@@ -92,7 +83,6 @@ def fuzz_app(migrated, redis_url):
         app.config["FUZZ_KEY"] = key
         app.config["FUZZ_MERCHANT"] = merchant.id
         yield app
-        db.session.remove()
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import update
 
 from lixi.extensions import db
-from tests.conftest import make_config
+from tests.conftest import fresh_app
 from vouchers.models import Voucher
 
 UNLIMITED = "1000000 per minute"
@@ -20,19 +20,8 @@ UNLIMITED = "1000000 per minute"
 @pytest.fixture
 def app(migrated, redis_url):
     """The suite's app, with the failed-code limit lifted so one test may send many bad codes."""
-    import redis
-
-    from lixi.app import create_app
-    from lixi.auth import forget_cached_keys
-    from tests.conftest import _empty_all_tables
-
-    app = create_app(make_config(migrated, redis_url, RATE_LIMIT_FAILED_CODES=UNLIMITED))
-    redis.Redis.from_url(redis_url).flushdb()
-    forget_cached_keys()
-    with app.app_context():
-        _empty_all_tables()
+    with fresh_app(migrated, redis_url, RATE_LIMIT_FAILED_CODES=UNLIMITED) as app:
         yield app
-        db.session.remove()
 
 
 @pytest.fixture

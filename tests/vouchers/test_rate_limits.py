@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_config
+from tests.conftest import fresh_app
 
 
 def test_guessing_hits_429_by_the_tenth_failure(api, merchant):
@@ -53,20 +53,15 @@ def test_limits_are_per_client_ip(client, brand, merchant):
 
 
 @pytest.fixture
-def tight_app(migrated, redis_url):
-    import redis
-
-    from lixi.app import create_app
-
-    redis.Redis.from_url(redis_url).flushdb()
-    app = create_app(make_config(migrated, redis_url, RATE_LIMIT_VALIDATE_PER_KEY="3 per minute"))
-    with app.app_context():
+def app(migrated, redis_url, request):
+    overrides = getattr(request, "param", {})
+    with fresh_app(migrated, redis_url, **overrides) as app:
         yield app
 
 
-def test_per_key_limit_comes_from_the_environment(tight_app, brand, offer, issue):
+@pytest.mark.parametrize("app", [{"RATE_LIMIT_VALIDATE_PER_KEY": "3 per minute"}], indirect=True)
+def test_per_key_limit_is_a_setting(app, client, brand, offer, issue):
     voucher = issue(offer["id"])[0]
-    client = tight_app.test_client()
     statuses = [
         client.post(
             "/api/v1/vouchers/validate", json={"code": voucher["code"]}, headers=brand.headers

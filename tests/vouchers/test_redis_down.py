@@ -7,12 +7,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from lixi.app import create_app
-from lixi.auth import forget_cached_keys
 from lixi.extensions import db
 from lixi.localredis import RedisServer
 from lixi.models import AuditEvent
-from tests.conftest import _empty_all_tables, make_config
+from tests.conftest import fresh_app
 from vouchers.models import Redemption
 
 
@@ -25,12 +23,8 @@ def redis_server():
 
 @pytest.fixture
 def app(migrated, redis_server):
-    app = create_app(make_config(migrated, redis_server.url))
-    forget_cached_keys()
-    with app.app_context():
-        _empty_all_tables()
+    with fresh_app(migrated, redis_server.url) as app:
         yield app
-        db.session.remove()
 
 
 def _counts() -> tuple[int, int]:
