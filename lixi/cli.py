@@ -60,7 +60,8 @@ def seed_demo() -> dict:
     """The demo tenant; re-running keeps the data and issues a fresh API key (older demo keys revoked)."""
     # Imported here: the kernel does not import domains at module level (STYLE.md).
     from vouchers.models import Offer
-    from vouchers.service import create_offer, issue_vouchers, voucher_token
+    from vouchers.offers import create_offer
+    from vouchers.service import issue_vouchers, voucher_token
 
     brand = db.session.execute(select(Brand).where(Brand.slug == DEMO_SLUG)).scalar()
     if brand is None:

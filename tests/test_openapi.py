@@ -72,7 +72,8 @@ def fuzz_app(migrated, redis_url):
     """An app with data to hit: a merchant, offers of each kind and vouchers, and high limits."""
     from lixi.brands import create_brand
     from lixi.merchants import create_merchant
-    from vouchers.service import create_offer, issue_vouchers
+    from vouchers.offers import create_offer
+    from vouchers.service import issue_vouchers
 
     with fresh_app(migrated, redis_url, RATE_LIMIT_FAILED_CODES="1000000 per minute") as app:
         brand, key = create_brand("Fuzz")

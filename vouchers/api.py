@@ -9,7 +9,7 @@ from lixi.extensions import limiter
 from lixi.idempotency import idempotent
 from lixi.ratelimit import api_key_identity, client_ip, is_code_lookup_failure
 from lixi.schemas import ErrorSchema
-from vouchers import service
+from vouchers import offers, redemptions, service
 from vouchers.schemas import (
     CodeInSchema,
     IssueInSchema,
@@ -46,7 +46,7 @@ failed_code_limit = limiter.shared_limit(
 @blp.doc(security=SECURITY)
 def create_offer(data: dict):
     """Create an offer: what a voucher is worth, where and until when."""
-    return service.create_offer(g.brand_id, data)
+    return offers.create_offer(g.brand_id, data)
 
 
 @blp.route("/offers/<int:offer_id>", methods=["GET"])
@@ -54,7 +54,7 @@ def create_offer(data: dict):
 @blp.doc(security=SECURITY)
 def get_offer(offer_id: int):
     """One offer."""
-    return service.get_offer(g.brand_id, offer_id)
+    return offers.get_offer(g.brand_id, offer_id)
 
 
 @blp.route("/vouchers", methods=["POST"])
@@ -106,7 +106,7 @@ def void_voucher(data: dict, code: str):
 @blp.doc(security=SECURITY)
 def validate_voucher(data: dict):
     """Check that a code can be used now, here, for this bill, without using it."""
-    check = service.validate_voucher(
+    check = redemptions.validate_voucher(
         g.brand_id, data["code"], data.get("merchant_id"), data.get("bill_amount")
     )
     return {"valid": True, "voucher": check.voucher, "amount": check.amount}
@@ -126,7 +126,7 @@ def validate_voucher(data: dict):
 @blp.doc(security=SECURITY)
 def redeem(data: dict):
     """Redeem a voucher at a merchant (a gift card: take `amount` from its balance)."""
-    return service.redeem_voucher(
+    return redemptions.redeem_voucher(
         g.brand_id,
         data["code"],
         data["merchant_id"],
@@ -142,7 +142,7 @@ def redeem(data: dict):
 @blp.doc(security=SECURITY)
 def get_redemption(redemption_id: int):
     """One redemption."""
-    return service.get_redemption(g.brand_id, redemption_id)
+    return redemptions.get_redemption(g.brand_id, redemption_id)
 
 
 @blp.route("/redemptions/<int:redemption_id>/void", methods=["POST"])
@@ -153,4 +153,4 @@ def get_redemption(redemption_id: int):
 @blp.doc(security=SECURITY)
 def void_redemption(data: dict, redemption_id: int):
     """Undo a mistaken redemption within the void window; the voucher or balance comes back."""
-    return service.void_redemption(g.brand_id, redemption_id, data.get("reason"))
+    return redemptions.void_redemption(g.brand_id, redemption_id, data.get("reason"))

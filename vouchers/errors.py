@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from lixi.errors import DomainError
+from lixi.errors import DomainError, InvalidRequest
 
 
 class VoucherErrorCode(StrEnum):
@@ -36,3 +36,8 @@ class VoucherConflict(DomainError):
 
     def __init__(self, code: VoucherErrorCode, details: dict[str, Any] | None = None) -> None:
         super().__init__(code, 409, MESSAGES[code], details)
+
+
+def invalid_field(field: str, message: str) -> InvalidRequest:
+    """A 422 about one field of the request."""
+    return InvalidRequest(message, {"fields": {field: [message]}})

@@ -1,0 +1,166 @@
+"""Validate, redeem and void: using a voucher exactly once.
+
+Each change is one write transaction whose decisive statement is a conditional UPDATE (checked
+by what it returns) or an INSERT under a unique constraint, so the guarantees hold on SQLite
+and PostgreSQL alike, across processes, without locks in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import case, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from lixi.audit import record_audit
+from lixi.database import write_transaction
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import scoped
+from lixi.timeutil import utcnow
+from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
+from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
+from vouchers.rules import Check, check_usable, discount_for, lost_race
+from vouchers.service import lookup_voucher
+
+
+def validate_voucher(
+    brand_id: int, presented: str, merchant_id: int | None = None, bill_amount: int | None = None
+) -> Check:
+    voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
+    check_usable(voucher, valid_here, bill_amount)
+    if voucher.offer.kind == OfferKind.GIFT_CARD:
+        return Check(voucher, None)
+    return Check(voucher, discount_for(voucher.offer, bill_amount))
+
+
+def redeem_voucher(
+    brand_id: int,
+    presented: str,
+    merchant_id: int,
+    amount: int | None = None,
+    bill_amount: int | None = None,
+    idempotency_key: str | None = None,
+    actor: str = "api",
+) -> Redemption:
+    """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction.
+
+    The checks run before the write lock is taken (on SQLite writers queue behind it); the
+    conditional UPDATE inside the transaction re-checks status, expiry and balance, so a
+    voucher changed in between is refused, never redeemed twice.
+    """
+    voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
+    offer = voucher.offer
+    check_usable(voucher, valid_here, bill_amount)
+    if offer.min_bill and bill_amount is None:
+        raise invalid_field("bill_amount", "This voucher has a minimum bill: send bill_amount.")
+    now = utcnow()
+    still_usable = (
+        (Voucher.id == voucher.id)
+        & (Voucher.status == VoucherStatus.ISSUED)
+        & ((Voucher.expires_at.is_(None)) | (Voucher.expires_at > now))
+    )
+    if offer.kind == OfferKind.GIFT_CARD:
+        if amount is None:
+            raise invalid_field("amount", "Gift cards need the amount to take from the balance.")
+        taken = amount
+        redeem = (
+            update(Voucher)
+            .where(still_usable, Voucher.balance >= amount)
+            .values(
+                balance=Voucher.balance - amount,
+                status=case((Voucher.balance == amount, VoucherStatus.REDEEMED), else_=Voucher.status),
+                redeemed_at=now,
+            )
+        )
+    else:
+        discount = discount_for(offer, bill_amount)
+        if discount is None:
+            raise invalid_field("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
+        taken = discount
+        redeem = update(Voucher).where(still_usable).values(status=VoucherStatus.REDEEMED, redeemed_at=now)
+
+    with write_transaction() as session:
+        changed = session.execute(
+            redeem.returning(Voucher.status, Voucher.balance, Voucher.redeemed_at).execution_options(
+                synchronize_session=False
+            )
+        ).first()
+        if changed is None:
+            raise lost_race(voucher, amount)
+        for name, value in changed._mapping.items():
+            set_committed_value(voucher, name, value)
+        redemption = Redemption(
+            brand_id=brand_id,
+            voucher=voucher,  # the object, not just its id: the response needs it without a reload
+            merchant_id=merchant_id,
+            amount=taken,
+            bill_amount=bill_amount,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            created_at=now,
+        )
+        session.add(redemption)
+        session.flush()
+        record_audit(
+            brand_id,
+            "voucher.redeemed",
+            "voucher",
+            voucher.code,
+            {"redemption_id": redemption.id, "merchant_id": merchant_id, "amount": taken},
+        )
+    return redemption
+
+
+def get_redemption(brand_id: int, redemption_id: int) -> Redemption:
+    query = scoped(Redemption, brand_id).where(Redemption.id == redemption_id)
+    redemption = db.session.execute(query).scalar()
+    if redemption is None:
+        raise NotFound("No such redemption.")
+    return redemption
+
+
+def void_redemption(brand_id: int, redemption_id: int, reason: str | None = None) -> Redemption:
+    """Undo a mistaken redemption within VOID_WINDOW_SECONDS: the voucher or balance comes back."""
+    window = timedelta(seconds=current_app.config["VOID_WINDOW_SECONDS"])
+    with write_transaction() as session:
+        redemption = get_redemption(brand_id, redemption_id)
+        now = utcnow()
+        if redemption.voided_at is not None:
+            raise VoucherConflict(VoucherErrorCode.ALREADY_VOIDED)
+        if redemption.created_at < now - window:
+            raise VoucherConflict(VoucherErrorCode.VOID_WINDOW_CLOSED)
+        result = session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption.id, Redemption.voided_at.is_(None))
+            .values(voided_at=now, void_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise VoucherConflict(VoucherErrorCode.ALREADY_VOIDED)
+        voucher = redemption.voucher
+        if voucher.offer.kind == OfferKind.GIFT_CARD:
+            restore = update(Voucher).values(
+                balance=Voucher.balance + redemption.amount,
+                status=case(
+                    (Voucher.status == VoucherStatus.REDEEMED, VoucherStatus.ISSUED), else_=Voucher.status
+                ),
+            )
+        else:
+            restore = (
+                update(Voucher)
+                .where(Voucher.status == VoucherStatus.REDEEMED)
+                .values(status=VoucherStatus.ISSUED, redeemed_at=None)
+            )
+        session.execute(restore.where(Voucher.id == voucher.id).execution_options(synchronize_session=False))
+        session.refresh(redemption)
+        session.refresh(voucher)
+        record_audit(
+            brand_id,
+            "redemption.voided",
+            "redemption",
+            redemption.id,
+            {"voucher": voucher.code, "amount": redemption.amount, "reason": reason},
+        )
+    return redemption
