@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, has_request_context
+from sqlalchemy import insert
 
 from lixi.extensions import db
 from lixi.models import AuditEvent
+from lixi.timeutil import utcnow
 
 
 def current_actor() -> str:
@@ -20,6 +22,10 @@ def current_actor() -> str:
     return "cli"
 
 
+# Built once: every state change of the API runs it.
+_INSERT_AUDIT_EVENT = insert(AuditEvent)
+
+
 def record_audit(
     brand_id: int | None,
     action: str,
@@ -27,14 +33,15 @@ def record_audit(
     subject_id: Any,
     data: dict[str, Any] | None = None,
     actor: str | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        brand_id=brand_id,
-        actor=actor or current_actor(),
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        data=data or {},
-    )
-    db.session.add(event)
-    return event
+) -> None:
+    """Write the row now, in the caller's transaction (a plain INSERT: no unit-of-work flush)."""
+    row = {
+        "brand_id": brand_id,
+        "actor": actor or current_actor(),
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "data": data or {},
+        "created_at": utcnow(),
+    }
+    db.session.execute(_INSERT_AUDIT_EVENT, [row])

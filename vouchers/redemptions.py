@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import case, update
+from sqlalchemy import and_, bindparam, case, insert, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lixi.audit import record_audit
@@ -23,6 +23,35 @@ from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
 from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
 from vouchers.rules import Check, check_usable, discount_for, lost_race
 from vouchers.service import lookup_voucher
+
+# The statements of the hot path, built once. Each UPDATE is the whole guarantee: it matches
+# only a voucher still issued, unexpired (and, for a gift card, with the balance), so of any
+# number of racing requests only as many succeed as the voucher allows.
+_STILL_USABLE = and_(
+    Voucher.id == bindparam("voucher_id"),
+    Voucher.status == VoucherStatus.ISSUED,
+    or_(Voucher.expires_at.is_(None), Voucher.expires_at > bindparam("at")),
+)
+_CHANGED = (Voucher.status, Voucher.balance, Voucher.redeemed_at)
+_USE_ONCE = (
+    update(Voucher)
+    .where(_STILL_USABLE)
+    .values(status=VoucherStatus.REDEEMED, redeemed_at=bindparam("at"))
+    .returning(*_CHANGED)
+    .execution_options(synchronize_session=False)
+)
+_TAKE_FROM_BALANCE = (
+    update(Voucher)
+    .where(_STILL_USABLE, Voucher.balance >= bindparam("take"))
+    .values(
+        balance=Voucher.balance - bindparam("take"),
+        status=case((Voucher.balance == bindparam("take"), VoucherStatus.REDEEMED), else_=Voucher.status),
+        redeemed_at=bindparam("at"),
+    )
+    .returning(*_CHANGED)
+    .execution_options(synchronize_session=False)
+)
+_INSERT_REDEMPTION = insert(Redemption).returning(Redemption)
 
 
 def validate_voucher(
@@ -56,53 +85,34 @@ def redeem_voucher(
     if offer.min_bill and bill_amount is None:
         raise invalid_field("bill_amount", "This voucher has a minimum bill: send bill_amount.")
     now = utcnow()
-    still_usable = (
-        (Voucher.id == voucher.id)
-        & (Voucher.status == VoucherStatus.ISSUED)
-        & ((Voucher.expires_at.is_(None)) | (Voucher.expires_at > now))
-    )
     if offer.kind == OfferKind.GIFT_CARD:
         if amount is None:
             raise invalid_field("amount", "Gift cards need the amount to take from the balance.")
-        taken = amount
-        redeem = (
-            update(Voucher)
-            .where(still_usable, Voucher.balance >= amount)
-            .values(
-                balance=Voucher.balance - amount,
-                status=case((Voucher.balance == amount, VoucherStatus.REDEEMED), else_=Voucher.status),
-                redeemed_at=now,
-            )
-        )
+        taken, redeem = amount, _TAKE_FROM_BALANCE
     else:
         discount = discount_for(offer, bill_amount)
         if discount is None:
             raise invalid_field("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
-        taken = discount
-        redeem = update(Voucher).where(still_usable).values(status=VoucherStatus.REDEEMED, redeemed_at=now)
+        taken, redeem = discount, _USE_ONCE
+    params = {"voucher_id": voucher.id, "at": now, "take": taken}
 
     with write_transaction() as session:
-        changed = session.execute(
-            redeem.returning(Voucher.status, Voucher.balance, Voucher.redeemed_at).execution_options(
-                synchronize_session=False
-            )
-        ).first()
+        changed = session.execute(redeem, params).first()
         if changed is None:
             raise lost_race(voucher, amount)
         for name, value in changed._mapping.items():
             set_committed_value(voucher, name, value)
-        redemption = Redemption(
-            brand_id=brand_id,
-            voucher=voucher,  # the object, not just its id: the response needs it without a reload
-            merchant_id=merchant_id,
-            amount=taken,
-            bill_amount=bill_amount,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            created_at=now,
-        )
-        session.add(redemption)
-        session.flush()
+        row = {
+            "brand_id": brand_id,
+            "voucher_id": voucher.id,
+            "merchant_id": merchant_id,
+            "amount": taken,
+            "bill_amount": bill_amount,
+            "idempotency_key": idempotency_key,
+            "actor": actor,
+            "created_at": now,
+        }
+        redemption = session.scalars(_INSERT_REDEMPTION, [row]).one()
         record_audit(
             brand_id,
             "voucher.redeemed",
