@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from flask import Flask
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 
 
 def money(amount: int | None, currency: str = "VND") -> str:
@@ -21,9 +22,14 @@ def money(amount: int | None, currency: str = "VND") -> str:
 
 
 def local_datetime(instant: datetime | None, tz_name: str) -> str:
+    """An instant in the brand's zone; a local midnight (an expiry 'through that day') shows as the day."""
     if instant is None:
         return ""
-    return format_datetime(instant.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None), "medium")
+    locale = str(get_locale() or "vi")
+    local = instant.astimezone(ZoneInfo(tz_name))
+    if local.time() == time.min:
+        return format_date((local - timedelta(days=1)).date(), "long", locale=locale)
+    return format_datetime(local, "medium", tzinfo=local.tzinfo, locale=locale)
 
 
 def register_template_helpers(app: Flask) -> None:

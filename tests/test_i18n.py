@@ -23,6 +23,15 @@ def test_voucher_page_in_vietnamese_by_default(client, api, merchant, make_offer
     assert voucher["code"][:4] + "-" in html
 
 
+def test_expiry_reads_as_the_last_valid_local_day(client, api):
+    offer = api.post(
+        "/offers", {"name": "Tết", "kind": "fixed_amount", "value": 1, "valid_until": "2099-01-31"}
+    ).get_json()
+    voucher = api.post("/vouchers", {"offer_id": offer["id"]}).get_json()["vouchers"][0]
+    assert "31 tháng 1, 2099" in _page(client, voucher)
+    assert "January 31, 2099" in _page(client, voucher, query_string={"lang": "en"})
+
+
 def test_voucher_page_in_english_on_request(client, offer, issue):
     voucher = issue(offer["id"])[0]
     html = _page(client, voucher, query_string={"lang": "en"})
