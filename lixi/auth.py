@@ -100,7 +100,3 @@ def require_api_key(authorization: str | None) -> None:
     g.brand_id = caller.brand_id
     g.api_key_id = caller.api_key_id
     g.actor = f"api_key:{caller.api_key_id}"
-
-
-def current_brand_id() -> int:
-    return g.brand_id

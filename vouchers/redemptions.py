@@ -57,6 +57,7 @@ _INSERT_REDEMPTION = insert(Redemption).returning(Redemption)
 def validate_voucher(
     brand_id: int, presented: str, merchant_id: int | None = None, bill_amount: int | None = None
 ) -> Check:
+    """Whether the code can be used now (here, for this bill), and what it would take; changes nothing."""
     voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
     check_usable(voucher, valid_here, bill_amount)
     if voucher.offer.kind == OfferKind.GIFT_CARD:
