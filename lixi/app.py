@@ -68,12 +68,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from games.api import blp as games_api
     from lixi.api import blp as kernel_api
     from vouchers.api import blp as vouchers_api
     from vouchers.views import bp as vouchers_pages
 
     api.register_blueprint(kernel_api)
     api.register_blueprint(vouchers_api)
+    api.register_blueprint(games_api)
     app.register_blueprint(vouchers_pages)
 
 

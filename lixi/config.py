@@ -51,6 +51,8 @@ class Config:
         # five minutes after nine failures is refused, so codes cannot be guessed.
         self.RATE_LIMIT_FAILED_CODES = _env("RATE_LIMIT_FAILED_CODES", "9 per 5 minutes")
 
+        self.RATE_LIMIT_PLAYS_PER_IP = _env("RATE_LIMIT_PLAYS_PER_IP", "600 per minute")
+
         self.VOID_WINDOW_SECONDS = int(_env("VOID_WINDOW_SECONDS", str(24 * 3600)))
         self.MAX_VOUCHERS_PER_ISSUE = int(_env("MAX_VOUCHERS_PER_ISSUE", "10000"))
         self.QR_CACHE_SECONDS = int(_env("QR_CACHE_SECONDS", str(7 * 24 * 3600)))

@@ -123,3 +123,13 @@ def write_transaction() -> Iterator[Session]:
         raise
     finally:
         _write_lock_wanted.reset(token)
+
+
+def insert_ignoring_duplicates(model: Any, values: dict[str, Any]) -> None:
+    """INSERT a row unless its key exists (ON CONFLICT DO NOTHING), on SQLite and PostgreSQL."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())

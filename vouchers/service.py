@@ -68,6 +68,14 @@ def issue_vouchers(
 def _insert_vouchers(
     brand: Brand, offer: Offer, count: int, member_id: int | None, source: str
 ) -> list[Voucher]:
+    with write_transaction():
+        return insert_vouchers(brand, offer, count, member_id, source)
+
+
+def insert_vouchers(
+    brand: Brand, offer: Offer, count: int, member_id: int | None, source: str
+) -> list[Voucher]:
+    """Insert vouchers inside the caller's write transaction (a play issues its prize this way)."""
     now = utcnow()
     expires_at = voucher_expiry(offer, brand.timezone, now)
     batch_id = secrets.token_hex(8)
@@ -87,17 +95,16 @@ def _insert_vouchers(
         }
         for _ in range(count)
     ]
-    with write_transaction() as session:
-        vouchers = list(
-            session.scalars(insert(Voucher).returning(Voucher, sort_by_parameter_order=True), rows)
-        )
-        record_audit(
-            brand.id,
-            "vouchers.issued",
-            "voucher_batch",
-            batch_id,
-            {"offer_id": offer.id, "count": count, "member_id": member_id, "source": source},
-        )
+    vouchers = list(
+        db.session.scalars(insert(Voucher).returning(Voucher, sort_by_parameter_order=True), rows)
+    )
+    record_audit(
+        brand.id,
+        "vouchers.issued",
+        "voucher_batch",
+        batch_id,
+        {"offer_id": offer.id, "count": count, "member_id": member_id, "source": source},
+    )
     return vouchers
 
 

@@ -1,0 +1,1 @@
+"""Games: campaigns, prizes, earned plays, server-decided draws and their fairness proofs."""

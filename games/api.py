@@ -1,0 +1,111 @@
+"""JSON API of campaigns, plays, member events and stats (API.md)."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+from games import campaigns, plays, stats
+from games.schemas import (
+    CampaignInSchema,
+    CampaignOutSchema,
+    EventInSchema,
+    EventOutSchema,
+    GrantInSchema,
+    PlayInSchema,
+    PlayOutSchema,
+    PlaysLeftSchema,
+    StatsOutSchema,
+    StatusOutSchema,
+)
+from lixi.blueprints import SECURITY, api_blueprint
+from lixi.extensions import limiter
+from lixi.idempotency import idempotent
+from lixi.ratelimit import client_ip
+from lixi.schemas import ErrorSchema
+
+blp = api_blueprint("games", __name__, "Game campaigns, prizes, earned plays, draws and live stats.")
+
+
+@blp.route("/campaigns", methods=["POST"])
+@idempotent
+@blp.arguments(CampaignInSchema)
+@blp.response(201, CampaignOutSchema)
+@blp.doc(security=SECURITY)
+def create_campaign(data: dict):
+    """Create a game campaign (draft) with its prizes and earning rules."""
+    return campaigns.create_campaign(g.brand_id, data)
+
+
+@blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
+@blp.response(200, CampaignOutSchema)
+@blp.doc(security=SECURITY)
+def get_campaign(campaign_id: int):
+    """A campaign with its prizes and their odds."""
+    return campaigns.get_campaign(g.brand_id, campaign_id)
+
+
+def _transition(action: str, summary: str):  # type: ignore[no-untyped-def]
+    @blp.route(f"/campaigns/<int:campaign_id>/{action}", methods=["POST"], endpoint=f"{action}_campaign")
+    @blp.response(200, StatusOutSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="invalid_transition")
+    @blp.doc(security=SECURITY, summary=summary)
+    def view(campaign_id: int):
+        return campaigns.change_status(g.brand_id, campaign_id, action)
+
+    return view
+
+
+activate_campaign = _transition(
+    "activate", "Start the campaign; the first time, commit to the fairness seed."
+)
+pause_campaign = _transition("pause", "Pause a running campaign.")
+end_campaign = _transition("end", "End the campaign for good.")
+
+
+@blp.route("/members/<string:external_id>/plays", methods=["POST"])
+@idempotent
+@blp.arguments(GrantInSchema)
+@blp.response(200, PlaysLeftSchema)
+@blp.doc(security=SECURITY)
+def grant_plays(data: dict, external_id: str):
+    """Give a member plays of a campaign directly."""
+    left = plays.grant_plays(g.brand_id, external_id, data["campaign_id"], data["plays"])
+    return {"plays_left": left}
+
+
+@blp.route("/events", methods=["POST"])
+@idempotent
+@blp.arguments(EventInSchema)
+@blp.response(201, EventOutSchema, description="Recorded; the grants it earned.")
+@blp.alt_response(200, schema=EventOutSchema, description="Seen before (same external_id): the first result.")
+@blp.doc(security=SECURITY)
+def record_event(data: dict):
+    """Report a member event; earning rules of running campaigns grant plays, once per external_id."""
+    event, created = plays.record_event(
+        g.brand_id, data["member_external_id"], data["type"], data["external_id"], data.get("amount")
+    )
+    return event, 201 if created else 200
+
+
+@blp.route("/campaigns/<int:campaign_id>/plays", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATE_LIMIT_PLAYS_PER_IP"], key_func=client_ip)
+@idempotent
+@blp.arguments(PlayInSchema)
+@blp.response(201, PlayOutSchema)
+@blp.alt_response(
+    409, schema=ErrorSchema, description="no_plays_left, campaign_not_active, daily_limit_reached"
+)
+@blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
+@blp.alt_response(503, schema=ErrorSchema, description="unavailable")
+@blp.doc(security=SECURITY)
+def make_play(data: dict, campaign_id: int):
+    """Play once for a member: the server draws the outcome and issues the prize's voucher."""
+    return plays.play(g.brand_id, campaign_id, data["member_external_id"])
+
+
+@blp.route("/campaigns/<int:campaign_id>/stats", methods=["GET"])
+@blp.response(200, StatsOutSchema)
+@blp.doc(security=SECURITY)
+def campaign_stats(campaign_id: int):
+    """Live figures: plays, wins, prizes won and left, vouchers, budget spent and liability."""
+    return stats.campaign_stats(g.brand_id, campaign_id)

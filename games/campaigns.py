@@ -1,0 +1,104 @@
+"""Campaigns: creating them with prizes and earning rules, and moving them through their statuses."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from games.errors import GameConflict, GameErrorCode
+from games.fairness import new_seed
+from games.models import Campaign, CampaignStatus, EarningRule, Prize
+from lixi.audit import record_audit
+from lixi.database import write_transaction
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import scoped
+from lixi.timeutil import utcnow
+from vouchers.errors import invalid_field
+from vouchers.models import Offer
+
+TRANSITIONS = {
+    "activate": ({CampaignStatus.DRAFT, CampaignStatus.PAUSED}, CampaignStatus.ACTIVE),
+    "pause": ({CampaignStatus.ACTIVE}, CampaignStatus.PAUSED),
+    "end": ({CampaignStatus.DRAFT, CampaignStatus.ACTIVE, CampaignStatus.PAUSED}, CampaignStatus.ENDED),
+}
+
+
+def create_campaign(brand_id: int, data: dict) -> Campaign:
+    prizes = data["prizes"]
+    if not prizes:
+        raise invalid_field("prizes", "A campaign needs at least one prize.")
+    starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise invalid_field("ends_at", "ends_at must come after starts_at.")
+    offer_ids = {p["offer_id"] for p in prizes if p.get("offer_id") is not None}
+    if offer_ids:
+        known = set(
+            db.session.execute(
+                select(Offer.id).where(Offer.brand_id == brand_id, Offer.id.in_(offer_ids))
+            ).scalars()
+        )
+        if known != offer_ids:
+            raise invalid_field("prizes", f"Unknown offers: {sorted(offer_ids - known)}.")
+    with write_transaction() as session:
+        campaign = Campaign(
+            brand_id=brand_id,
+            name=data["name"],
+            game=data["game"],
+            starts_at=starts_at,
+            ends_at=ends_at,
+            budget=data.get("budget"),
+            plays_per_member_per_day=data.get("plays_per_member_per_day"),
+            prizes=[
+                Prize(
+                    position=position,
+                    label=p["label"],
+                    weight=p["weight"],
+                    stock=p.get("stock"),
+                    remaining=p.get("stock"),
+                    daily_cap=p.get("daily_cap"),
+                    offer_id=p.get("offer_id"),
+                    value=p.get("value") or 0,
+                )
+                for position, p in enumerate(prizes)
+            ],
+            earning_rules=[EarningRule(**rule) for rule in data.get("earning_rules") or []],
+        )
+        session.add(campaign)
+        session.flush()
+        record_audit(brand_id, "campaign.created", "campaign", campaign.id, {"name": campaign.name})
+    return campaign
+
+
+def get_campaign(brand_id: int, campaign_id: int) -> Campaign:
+    campaign = db.session.execute(scoped(Campaign, brand_id).where(Campaign.id == campaign_id)).scalar()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign
+
+
+def change_status(brand_id: int, campaign_id: int, action: str) -> Campaign:
+    """activate / pause / end; the first activation draws the seed and publishes its hash."""
+    allowed_from, target = TRANSITIONS[action]
+    with write_transaction() as session:
+        campaign = get_campaign(brand_id, campaign_id)
+        values: dict = {"status": target}
+        if action == "activate" and campaign.seed is None:
+            seed, seed_hash = new_seed()
+            values.update(seed=seed, seed_hash=seed_hash, activated_at=utcnow())
+        result = session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign.id, Campaign.status.in_([s.value for s in allowed_from]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise GameConflict(GameErrorCode.INVALID_TRANSITION, {"status": campaign.status})
+        session.refresh(campaign)
+        record_audit(
+            brand_id,
+            f"campaign.{action}d" if action != "end" else "campaign.ended",
+            "campaign",
+            campaign.id,
+            {"status": target.value},
+        )
+    return campaign

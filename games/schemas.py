@@ -1,0 +1,159 @@
+"""Marshmallow schemas of the games API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from games.models import GameKind
+from lixi.models import MAX_ID
+from lixi.schemas import Text
+from vouchers.schemas import VoucherOutSchema
+
+EVENT_TYPES = ["purchase", "survey_completed", "social_share", "referral", "signup", "birthday"]
+ID = validate.Range(min=1, max=MAX_ID)
+MONEY = validate.Range(min=0, max=10**15)
+
+
+class PrizeInSchema(Schema):
+    label = Text(required=True, validate=validate.Length(min=1, max=100))
+    weight = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**9), allow_none=True)
+    daily_cap = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9), allow_none=True)
+    offer_id = fields.Integer(strict=True, validate=ID, allow_none=True)
+    value = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+
+
+class EarningRuleInSchema(Schema):
+    event = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    plays = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    min_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+    max_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+
+    @validates_schema
+    def _band(self, data: dict, **_kwargs: object) -> None:
+        low, high = data.get("min_amount"), data.get("max_amount")
+        if low is not None and high is not None and high < low:
+            raise ValidationError("max_amount must not be below min_amount.", "max_amount")
+
+
+class CampaignInSchema(Schema):
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    game = fields.String(required=True, validate=validate.OneOf([g.value for g in GameKind]))
+    starts_at = fields.AwareDateTime(allow_none=True)
+    ends_at = fields.AwareDateTime(allow_none=True)
+    budget = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+    plays_per_member_per_day = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=1000), allow_none=True
+    )
+    prizes = fields.List(fields.Nested(PrizeInSchema), required=True, validate=validate.Length(min=1, max=50))
+    earning_rules = fields.List(fields.Nested(EarningRuleInSchema), validate=validate.Length(max=50))
+
+
+class CampaignOutSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    game = fields.String()
+    status = fields.String()
+    starts_at = fields.AwareDateTime(allow_none=True)
+    ends_at = fields.AwareDateTime(allow_none=True)
+    budget = fields.Integer(allow_none=True)
+    budget_spent = fields.Integer()
+    plays_per_member_per_day = fields.Integer(allow_none=True)
+    seed_hash = fields.String(allow_none=True, metadata={"description": "SHA-256 of the secret seed."})
+    prizes = fields.Method(
+        "_prizes",
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "label, weight, odds_percent (shown to players), stock, stock_left, daily_cap, "
+            "offer_id, value",
+        },
+    )
+    created_at = fields.AwareDateTime()
+
+    def _prizes(self, campaign) -> list[dict]:  # type: ignore[no-untyped-def]
+        total = sum(p.weight for p in campaign.prizes)
+        return [
+            {
+                "id": p.id,
+                "label": p.label,
+                "weight": p.weight,
+                "odds_percent": round(100 * p.weight / total, 2),
+                "stock": p.stock,
+                "stock_left": p.remaining,
+                "daily_cap": p.daily_cap,
+                "offer_id": p.offer_id,
+                "value": p.value,
+            }
+            for p in campaign.prizes
+        ]
+
+
+class StatusOutSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    seed_hash = fields.String(allow_none=True)
+
+
+class GrantInSchema(Schema):
+    campaign_id = fields.Integer(required=True, strict=True, validate=ID)
+    plays = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+
+
+class PlaysLeftSchema(Schema):
+    plays_left = fields.Integer()
+
+
+class PlayInSchema(Schema):
+    member_external_id = Text(required=True, validate=validate.Length(min=1, max=100))
+
+
+class WonPrizeSchema(Schema):
+    id = fields.Integer()
+    label = fields.String()
+    value = fields.Integer()
+    offer_id = fields.Integer(allow_none=True)
+
+
+class PlayOutSchema(Schema):
+    id = fields.Function(lambda r: r.play.id)
+    prize = fields.Function(lambda r: WonPrizeSchema().dump(r.prize) if r.prize else None)
+    voucher = fields.Function(lambda r: VoucherOutSchema().dump(r.voucher) if r.voucher else None)
+    plays_left = fields.Integer()
+    proof = fields.Function(lambda r: r.play.proof)
+
+
+class EventInSchema(Schema):
+    member_external_id = Text(required=True, validate=validate.Length(min=1, max=100))
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    external_id = Text(required=True, validate=validate.Length(min=1, max=100))
+    amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+
+
+class EventOutSchema(Schema):
+    id = fields.Integer()
+    external_id = fields.String()
+    type = fields.String()
+    amount = fields.Integer(allow_none=True)
+    grants = fields.List(fields.Dict())
+
+
+class PrizeStatsSchema(Schema):
+    id = fields.Integer()
+    label = fields.String()
+    won = fields.Integer()
+    stock = fields.Integer(allow_none=True)
+    stock_left = fields.Integer(allow_none=True)
+
+
+class StatsOutSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    plays = fields.Integer()
+    wins = fields.Integer()
+    prizes = fields.List(fields.Nested(PrizeStatsSchema))
+    vouchers_issued = fields.Integer()
+    vouchers_redeemed = fields.Integer()
+    budget = fields.Integer(allow_none=True)
+    budget_spent = fields.Integer()
+    liability = fields.Integer()
