@@ -16,10 +16,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Debian packages the tests and benchmarks use (redis-server, wrk, PostgreSQL for test-pg).
+# Debian packages the tests and benchmarks use: redis-server, wrk, chromium (PostgreSQL: scripts/with_postgres.sh).
 system-packages:
 	@missing=""; \
-	for pkg in redis-server wrk; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in redis-server wrk chromium; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \

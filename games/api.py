@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, url_for
 
-from games import campaigns, plays, stats
+from games import campaigns, links, plays, stats
 from games.schemas import (
     CampaignInSchema,
     CampaignOutSchema,
     EventInSchema,
     EventOutSchema,
     GrantInSchema,
+    LinkInSchema,
+    LinkOutSchema,
     PlayInSchema,
     PlayOutSchema,
     PlaysLeftSchema,
@@ -22,6 +24,7 @@ from lixi.extensions import limiter
 from lixi.idempotency import idempotent
 from lixi.ratelimit import client_ip
 from lixi.schemas import ErrorSchema
+from vouchers.schemas import base_url
 
 blp = api_blueprint("games", __name__, "Game campaigns, prizes, earned plays, draws and live stats.")
 
@@ -71,6 +74,19 @@ def grant_plays(data: dict, external_id: str):
     """Give a member plays of a campaign directly."""
     left = plays.grant_plays(g.brand_id, external_id, data["campaign_id"], data["plays"])
     return {"plays_left": left}
+
+
+@blp.route("/members/<string:external_id>/links", methods=["POST"])
+@blp.arguments(LinkInSchema)
+@blp.response(201, LinkOutSchema)
+@blp.doc(security=SECURITY)
+def member_link(data: dict, external_id: str):
+    """A signed link that opens the member's game page (and wallet), valid MEMBER_LINK_DAYS."""
+    token = links.member_link_token(g.brand_id, external_id, data["campaign_id"])
+    return {
+        "url": base_url() + url_for("games_pages.play_page", campaign_id=data["campaign_id"], t=token),
+        "wallet_url": base_url() + url_for("games_pages.wallet_page", t=token),
+    }
 
 
 @blp.route("/events", methods=["POST"])

@@ -157,3 +157,12 @@ class StatsOutSchema(Schema):
     budget = fields.Integer(allow_none=True)
     budget_spent = fields.Integer()
     liability = fields.Integer()
+
+
+class LinkInSchema(Schema):
+    campaign_id = fields.Integer(required=True, strict=True, validate=ID)
+
+
+class LinkOutSchema(Schema):
+    url = fields.String()
+    wallet_url = fields.String()

@@ -8,7 +8,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from lixi import errors
 from lixi.config import ROOT, Config
-from lixi.extensions import api, babel, db, limiter, migrate, redis_client
+from lixi.extensions import api, babel, csrf, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
 from lixi.models import MAX_ID
 
@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True, directory=str(ROOT / "migrations"))
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    csrf.init_app(app)
     redis_client.init_app(app)
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from games.api import blp as games_api
+    from games.views import bp as games_pages
     from lixi.api import blp as kernel_api
     from vouchers.api import blp as vouchers_api
     from vouchers.views import bp as vouchers_pages
@@ -77,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(vouchers_api)
     api.register_blueprint(games_api)
     app.register_blueprint(vouchers_pages)
+    app.register_blueprint(games_pages)
 
 
 def register_commands(app: Flask) -> None:

@@ -6,6 +6,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from lixi.auth import require_api_key
+from lixi.extensions import csrf
 
 API_PREFIX = "/api/v1"
 SECURITY = [{"ApiKey": []}]
@@ -14,6 +15,7 @@ SECURITY = [{"ApiKey": []}]
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
     """A flask-smorest Blueprint under /api/v1 whose every route needs a brand API key."""
     blp = Blueprint(name, import_name, url_prefix=API_PREFIX, description=description)
+    csrf.exempt(blp)  # bearer-key calls carry no cookies, so there is no cross-site request to forge
 
     @blp.before_request
     def _authenticate() -> None:

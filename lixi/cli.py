@@ -108,6 +108,7 @@ def seed_demo() -> dict:
             },
         )
     voucher = issue_vouchers(brand.id, offer.id, 1, members[0].external_id, source="demo")[0]
+    campaign, play_url = _demo_campaign(brand.id, offer.id, members[0].external_id)
     base = _base_url()
     return {
         "brand_id": brand.id,
@@ -118,9 +119,11 @@ def seed_demo() -> dict:
         "member_external_ids": [m.external_id for m in members],
         "staff_login": {"email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
         "voucher_code": voucher.code,
+        "campaign_id": campaign.id,
         "urls": _existing_pages(
             {
                 "voucher": f"/v/{voucher_token(voucher.code)}",
+                "play": play_url,
                 "openapi": "/openapi.json",
                 "merchant": "/merchant",
                 "dashboard": "/dashboard",
@@ -130,13 +133,51 @@ def seed_demo() -> dict:
     }
 
 
+def _demo_campaign(brand_id: int, offer_id: int, member_external_id: str):  # type: ignore[no-untyped-def]
+    """An active spin wheel with three prizes, and plays for the first demo member."""
+    from flask import url_for
+
+    from games.campaigns import change_status, create_campaign
+    from games.links import member_link_token
+    from games.models import Campaign
+    from games.plays import grant_plays
+
+    campaign = db.session.execute(select(Campaign).where(Campaign.brand_id == brand_id)).scalar()
+    if campaign is None:
+        campaign = create_campaign(
+            brand_id,
+            {
+                "name": "Vòng quay Tết",
+                "game": "spin_wheel",
+                "budget": 5_000_000,
+                "plays_per_member_per_day": 5,
+                "prizes": [
+                    {"label": "Giảm 50k", "weight": 10, "stock": 50, "offer_id": offer_id, "value": 50000},
+                    {"label": "Lì xì 10k", "weight": 30, "stock": 200, "value": 10000},
+                    {"label": "Chúc may mắn", "weight": 60},
+                ],
+                "earning_rules": [
+                    {"event": "purchase", "plays": 1, "min_amount": 200000, "max_amount": 499999},
+                    {"event": "purchase", "plays": 2, "min_amount": 500000, "max_amount": 999999},
+                    {"event": "purchase", "plays": 3, "min_amount": 1000000},
+                ],
+            },
+        )
+        campaign = change_status(brand_id, campaign.id, "activate")
+    grant_plays(brand_id, member_external_id, campaign.id, 3)
+    token = member_link_token(brand_id, member_external_id, campaign.id)
+    with current_app.test_request_context():
+        path = url_for("games_pages.play_page", campaign_id=campaign.id, t=token)
+    return campaign, path
+
+
 def _existing_pages(paths: dict[str, str], base: str) -> dict[str, str]:
     """Only the pages this build serves (the merchant app and dashboard come in later releases)."""
     adapter = current_app.url_map.bind("localhost")
     found = {}
     for name, path in paths.items():
         try:
-            adapter.match(path, method="GET")
+            adapter.match(path.split("?", 1)[0], method="GET")
         except HTTPException:
             continue
         found[name] = base + path

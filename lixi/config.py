@@ -53,6 +53,9 @@ class Config:
 
         self.RATE_LIMIT_PLAYS_PER_IP = _env("RATE_LIMIT_PLAYS_PER_IP", "600 per minute")
 
+        self.MEMBER_LINK_DAYS = int(_env("MEMBER_LINK_DAYS", "30"))
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session cookie
+
         self.VOID_WINDOW_SECONDS = int(_env("VOID_WINDOW_SECONDS", str(24 * 3600)))
         self.MAX_VOUCHERS_PER_ISSUE = int(_env("MAX_VOUCHERS_PER_ISSUE", "10000"))
         self.QR_CACHE_SECONDS = int(_env("QR_CACHE_SECONDS", str(7 * 24 * 3600)))

@@ -8,6 +8,7 @@ from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 from lixi.errors import http_error_response
@@ -24,6 +25,8 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 babel = Babel()
 limiter = Limiter(key_func=client_ip)
+# Pages with forms are protected; the JSON API (bearer keys, no cookies) is exempted per blueprint.
+csrf = CSRFProtect()
 
 
 class LixiApi(Api):

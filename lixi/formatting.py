@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from flask import Flask
+from flask import Flask, Response, request, url_for
 from flask_babel import get_locale
+
+LANGUAGES = ("vi", "en")
 
 
 def money(amount: int | None, currency: str = "VND") -> str:
@@ -32,7 +34,23 @@ def local_datetime(instant: datetime | None, tz_name: str) -> str:
     return format_datetime(local, "medium", tzinfo=local.tzinfo, locale=locale)
 
 
+def url_in_language(code: str) -> str:
+    """This page in another language, keeping its other query arguments (a member link's token)."""
+    args = request.args.to_dict()
+    args["lang"] = code
+    return url_for(request.endpoint or "static", **(request.view_args or {}), **args)
+
+
+def remember_language(response: Response) -> Response:
+    """?lang= sticks: the next page opens in the language the visitor picked."""
+    if request.args.get("lang") in LANGUAGES:
+        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    return response
+
+
 def register_template_helpers(app: Flask) -> None:
+    app.after_request(remember_language)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "vi")
+    app.jinja_env.globals["url_in_language"] = url_in_language

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template
 from flask_babel import refresh
 
 from lixi.extensions import db
@@ -64,7 +64,5 @@ def voucher_page(token: str) -> Response:
         token=token,
     )
     response = Response(html, mimetype="text/html")
-    if request.args.get("lang") in ("vi", "en"):
-        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,0 +1,170 @@
+"""Customer pages: the game (/play), the wallet, and the public fairness check."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_babel import refresh
+from sqlalchemy import select
+
+from games import plays
+from games.campaigns import get_campaign
+from games.fairness import verify
+from games.links import open_member_link
+from games.models import Campaign, CampaignStatus, Play
+from lixi.errors import DomainError
+from lixi.extensions import db
+from lixi.models import Brand
+from lixi.timeutil import utcnow
+from vouchers.models import Voucher
+from vouchers.schemas import voucher_url
+from vouchers.service import voucher_token
+
+bp = Blueprint("games_pages", __name__)
+bp.before_request(refresh)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _odds(campaign: Campaign) -> list[dict]:
+    total = sum(p.weight for p in campaign.prizes)
+    return [
+        {
+            "position": p.position,
+            "label": p.label,
+            "percent": round(100 * p.weight / total, 2),
+            "wins": p.offer_id is not None,
+        }
+        for p in campaign.prizes
+    ]
+
+
+def wheel_slices(prizes: list[dict]) -> list[dict]:
+    """SVG geometry of the wheel: equal slices (the odds are listed beside it, not drawn as areas)."""
+    n = len(prizes)
+    slices = []
+    for index, prize in enumerate(prizes):
+        start, end = (2 * math.pi * index / n) - math.pi / 2, (2 * math.pi * (index + 1) / n) - math.pi / 2
+        middle = (start + end) / 2
+        x0, y0, x1, y1 = 95 * math.cos(start), 95 * math.sin(start), 95 * math.cos(end), 95 * math.sin(end)
+        large = 1 if n == 1 else 0
+        lx, ly = 60 * math.cos(middle), 60 * math.sin(middle)
+        angle = (index + 0.5) / n * 360
+        slices.append(
+            {
+                "path": f"M0 0 L{x0:.3f} {y0:.3f} A95 95 0 {large} 1 {x1:.3f} {y1:.3f} Z",
+                "label": prize["label"],
+                "x": f"{lx:.3f}",
+                "y": f"{ly:.3f}",
+                # Labels read outwards; on the lower half they are turned so they are not upside down.
+                "rotate": f"{angle + 180 if 90 < angle < 270 else angle:.2f}",
+            }
+        )
+    return slices
+
+
+def _voucher_view(voucher: Voucher | None) -> dict | None:
+    if voucher is None:
+        return None
+    token = voucher_token(voucher.code)
+    return {
+        "code": voucher.code,
+        "url": voucher_url(token),
+        "qr_svg_url": voucher_url(token, "/qr.svg"),
+        "value": voucher.offer.value,
+        "kind": voucher.offer.kind,
+        "expires_at": voucher.expires_at.isoformat() if voucher.expires_at else None,
+    }
+
+
+@bp.route("/play/<int:campaign_id>", methods=["GET", "POST"])
+def play_page(campaign_id: int) -> Response | str:
+    """The customer's game: plays left, the prizes and their odds, and the game itself."""
+    token = request.values.get("t")
+    link = open_member_link(token, campaign_id)
+    campaign = get_campaign(link.brand_id, campaign_id)
+    brand = db.session.get(Brand, link.brand_id)
+    result = error = None
+    if request.method == "POST":
+        try:
+            outcome = plays.play(link.brand_id, campaign_id, link.member.external_id)
+        except DomainError as refusal:
+            if _wants_json():
+                return jsonify({"error": {"code": refusal.code, "message": refusal.message}}), refusal.status
+            error = refusal
+        else:
+            result = {
+                "play_id": outcome.play.id,
+                "position": outcome.prize.position if outcome.prize else None,
+                "label": outcome.prize.label if outcome.prize else None,
+                "won": outcome.voucher is not None,
+                "voucher": _voucher_view(outcome.voucher),
+                "plays_left": outcome.plays_left,
+            }
+            if _wants_json():
+                return jsonify(result)
+    left = result["plays_left"] if result else plays.plays_left(campaign.id, link.member.id)
+    return render_template(
+        "games/play.html",
+        campaign=campaign,
+        brand=brand,
+        member=link.member,
+        token=token,
+        prizes=_odds(campaign),
+        slices=wheel_slices(_odds(campaign)),
+        plays_left=left,
+        result=result,
+        error=error,
+    )
+
+
+@bp.get("/wallet")
+def wallet_page() -> str:
+    """The member's vouchers, newest first."""
+    link = open_member_link(request.args.get("t"))
+    vouchers = db.session.execute(
+        select(Voucher)
+        .where(Voucher.brand_id == link.brand_id, Voucher.member_id == link.member.id)
+        .order_by(Voucher.id.desc())
+        .limit(200)
+    ).scalars()
+    brand = db.session.get(Brand, link.brand_id)
+    return render_template(
+        "games/wallet.html",
+        brand=brand,
+        member=link.member,
+        vouchers=[(v, v.status_at(utcnow()), _voucher_view(v)) for v in vouchers],
+        token=request.args.get("t"),
+        campaign_id=link.campaign_id,
+    )
+
+
+@bp.get("/fairness/<int:campaign_id>")
+def fairness_page(campaign_id: int) -> str:
+    """Public check of a campaign's draws: the committed hash, and after the end every play recomputed."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.seed_hash is None:
+        abort(404)
+    checked = failed = 0
+    revealed = campaign.status == CampaignStatus.ENDED
+    if revealed:
+        assert campaign.seed is not None
+        for the_play in db.session.execute(select(Play).where(Play.campaign_id == campaign.id)).scalars():
+            if verify(
+                campaign.seed, campaign.seed_hash, campaign.id, the_play.id, the_play.proof, the_play.prize_id
+            ):
+                checked += 1
+            else:
+                failed += 1
+    brand = db.session.get(Brand, campaign.brand_id)
+    return render_template(
+        "games/fairness.html",
+        campaign=campaign,
+        brand=brand,
+        revealed=revealed,
+        checked=checked,
+        failed=failed,
+    )
