@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from games.errors import GameConflict, GameErrorCode
 from games.fairness import new_seed
 from games.models import Campaign, CampaignStatus, EarningRule, Prize
+from games.pacing import schedule_moments
 from lixi.audit import record_audit
 from lixi.database import write_transaction
 from lixi.errors import NotFound
@@ -30,6 +31,8 @@ def create_campaign(brand_id: int, data: dict) -> Campaign:
     starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
     if starts_at and ends_at and ends_at <= starts_at:
         raise invalid_field("ends_at", "ends_at must come after starts_at.")
+    if data.get("pacing") and not (starts_at and ends_at):
+        raise invalid_field("pacing", "Pacing spreads prizes over the schedule: give starts_at and ends_at.")
     offer_ids = {p["offer_id"] for p in prizes if p.get("offer_id") is not None}
     if offer_ids:
         known = set(
@@ -48,6 +51,7 @@ def create_campaign(brand_id: int, data: dict) -> Campaign:
             ends_at=ends_at,
             budget=data.get("budget"),
             plays_per_member_per_day=data.get("plays_per_member_per_day"),
+            pacing=bool(data.get("pacing")),
             prizes=[
                 Prize(
                     position=position,
@@ -93,6 +97,8 @@ def change_status(brand_id: int, campaign_id: int, action: str) -> Campaign:
         )
         if result.rowcount != 1:
             raise GameConflict(GameErrorCode.INVALID_TRANSITION, {"status": campaign.status})
+        if "seed" in values and campaign.pacing:
+            schedule_moments(campaign)
         session.refresh(campaign)
         record_audit(
             brand_id,

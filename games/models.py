@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lixi.database import UTCDateTime
@@ -40,6 +51,8 @@ class Campaign(db.Model):
     budget: Mapped[int | None] = mapped_column(BigInteger)
     budget_spent: Mapped[int] = mapped_column(BigInteger, default=0)
     plays_per_member_per_day: Mapped[int | None] = mapped_column(Integer)
+    # Pacing: each limited prize is released at "winning moments" spread over the schedule.
+    pacing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Fairness: the seed is drawn with `secrets` at activation; only its SHA-256 is shown until the end.
     seed: Mapped[str | None] = mapped_column(String(64))
     seed_hash: Mapped[str | None] = mapped_column(String(64))
@@ -65,6 +78,18 @@ class Prize(db.Model):
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
     # What one win costs the campaign's budget (minor units).
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PrizeMoment(db.Model):
+    """A moment from which one unit of a paced prize may be won; claimed by the play that wins it."""
+
+    __tablename__ = "prize_moments"
+    __table_args__ = (Index("ix_prize_moments_prize_at", "prize_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prize_id: Mapped[int] = mapped_column(ForeignKey("prizes.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    play_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class PrizeDay(db.Model):

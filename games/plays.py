@@ -26,12 +26,13 @@ from games.models import (
     Prize,
     PrizeDay,
 )
+from games.pacing import claim_moment, open_moments
+from lixi import timeutil
 from lixi.audit import record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
 from lixi.extensions import db
 from lixi.members import get_member, upsert_member
 from lixi.models import Brand
-from lixi.timeutil import local_date, utcnow
 from vouchers.models import Offer, Voucher
 from vouchers.service import insert_vouchers
 
@@ -126,7 +127,7 @@ def grant_plays(brand_id: int, member_external_id: str, campaign_id: int, plays:
 
 def _rules_matching(brand_id: int, event_type: str, amount: int | None) -> list[tuple[int, int]]:
     """(campaign_id, plays) of the brand's running campaigns whose rules this event meets."""
-    now = utcnow()
+    now = timeutil.utcnow()
     rows = db.session.execute(
         select(EarningRule.campaign_id, EarningRule.plays, EarningRule.min_amount, EarningRule.max_amount)
         .join(Campaign, Campaign.id == EarningRule.campaign_id)
@@ -198,7 +199,7 @@ def _find_event(brand_id: int, external_id: str) -> MemberEvent | None:
 
 
 def _is_running(campaign: Campaign) -> bool:
-    now = utcnow()
+    now = timeutil.utcnow()
     return (
         campaign.status == CampaignStatus.ACTIVE
         and (campaign.starts_at is None or campaign.starts_at <= now)
@@ -206,8 +207,8 @@ def _is_running(campaign: Campaign) -> bool:
     )
 
 
-def _candidates(campaign: Campaign, today) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
-    """Prizes that may still be won now: stock, today's cap and the budget all have room."""
+def _candidates(campaign: Campaign, today, now) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """Prizes that may still be won now: stock, today's cap, the budget (and a passed moment) have room."""
     won_today = dict(
         db.session.execute(
             select(PrizeDay.prize_id, PrizeDay.won).where(
@@ -221,9 +222,13 @@ def _candidates(campaign: Campaign, today) -> list[tuple[int, int]]:  # type: ig
     remaining = dict(
         db.session.execute(select(Prize.id, Prize.remaining).where(Prize.campaign_id == campaign.id)).all()
     )
+    paced = [p.id for p in campaign.prizes if p.stock is not None] if campaign.pacing else []
+    moments = open_moments(paced, now)
     candidates = []
     for prize in campaign.prizes:
         left = remaining[prize.id]
+        if prize.id in paced and not moments.get(prize.id):
+            continue
         if left is not None and left <= 0:
             continue
         if prize.daily_cap is not None and won_today.get(prize.id, 0) >= prize.daily_cap:
@@ -234,8 +239,8 @@ def _candidates(campaign: Campaign, today) -> list[tuple[int, int]]:  # type: ig
     return candidates
 
 
-def _try_to_take(campaign: Campaign, prize: Prize, today) -> bool:  # type: ignore[no-untyped-def]
-    """Take one unit of the prize's stock, daily cap and budget, all or none (a savepoint)."""
+def _try_to_take(campaign: Campaign, prize: Prize, today, now, play_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """Take one unit of the prize's stock, daily cap, budget (and moment), all or none (a savepoint)."""
     session = db.session
     savepoint = session.begin_nested()
     params = {"b_prize_id": prize.id, "b_campaign_id": campaign.id, "b_today": today, "b_cost": prize.value}
@@ -245,6 +250,8 @@ def _try_to_take(campaign: Campaign, prize: Prize, today) -> bool:  # type: igno
         ok = session.execute(_TAKE_DAILY, {**params, "b_cap": prize.daily_cap}).rowcount == 1
     if ok and prize.value:
         ok = session.execute(_SPEND_BUDGET, params).rowcount == 1
+    if ok and campaign.pacing and prize.stock is not None:
+        ok = claim_moment(prize, play_id, now)
     if ok:
         savepoint.commit()
     else:
@@ -260,7 +267,8 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
     member = get_member(brand_id, member_external_id)
     brand = db.session.get(Brand, brand_id)
     assert brand is not None and campaign.seed is not None
-    today = local_date(utcnow(), brand.timezone)
+    now = timeutil.utcnow()
+    today = timeutil.local_date(now, brand.timezone)
     keys = {"campaign_id": campaign.id, "member_id": member.id}
     bound = {"b_campaign_id": campaign.id, "b_member_id": member.id}
     with write_transaction() as session:
@@ -278,12 +286,12 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
         session.flush()
 
         the_roll = roll(campaign.seed, campaign.id, the_play.id)
-        candidates = _candidates(campaign, today)
+        candidates = _candidates(campaign, today, now)
         prizes = {p.id: p for p in campaign.prizes}
         skipped: list[int] = []
         won: Prize | None = None
         while (chosen := pick(the_roll, candidates, skipped)) is not None:
-            if _try_to_take(campaign, prizes[chosen], today):
+            if _try_to_take(campaign, prizes[chosen], today, now, the_play.id):
                 won = prizes[chosen]
                 break
             skipped.append(chosen)  # ran out between reading and taking: fall to the next outcome

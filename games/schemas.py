@@ -45,6 +45,10 @@ class CampaignInSchema(Schema):
     plays_per_member_per_day = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=1000), allow_none=True
     )
+    pacing = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Release limited prizes at random moments spread over the schedule."},
+    )
     prizes = fields.List(fields.Nested(PrizeInSchema), required=True, validate=validate.Length(min=1, max=50))
     earning_rules = fields.List(fields.Nested(EarningRuleInSchema), validate=validate.Length(max=50))
 
@@ -59,6 +63,7 @@ class CampaignOutSchema(Schema):
     budget = fields.Integer(allow_none=True)
     budget_spent = fields.Integer()
     plays_per_member_per_day = fields.Integer(allow_none=True)
+    pacing = fields.Boolean()
     seed_hash = fields.String(allow_none=True, metadata={"description": "SHA-256 of the secret seed."})
     prizes = fields.Method(
         "_prizes",
