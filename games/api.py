@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, url_for
+from flask import g, url_for
 
-from games import campaigns, links, plays, stats
+from games import abuse, campaigns, links, plays, stats
 from games.schemas import (
     CampaignInSchema,
     CampaignOutSchema,
@@ -20,9 +20,7 @@ from games.schemas import (
     StatusOutSchema,
 )
 from lixi.blueprints import SECURITY, api_blueprint
-from lixi.extensions import limiter
 from lixi.idempotency import idempotent
-from lixi.ratelimit import client_ip
 from lixi.schemas import ErrorSchema
 from vouchers.schemas import base_url
 
@@ -104,7 +102,8 @@ def record_event(data: dict):
 
 
 @blp.route("/campaigns/<int:campaign_id>/plays", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATE_LIMIT_PLAYS_PER_IP"], key_func=client_ip)
+@abuse.per_ip
+@abuse.per_member
 @idempotent
 @blp.arguments(PlayInSchema)
 @blp.response(201, PlayOutSchema)

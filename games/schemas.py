@@ -162,6 +162,9 @@ class StatsOutSchema(Schema):
     budget = fields.Integer(allow_none=True)
     budget_spent = fields.Integer()
     liability = fields.Integer()
+    refused_for_abuse = fields.Integer(
+        allow_none=True, metadata={"description": "Plays refused by the rate limits (null if Redis is down)."}
+    )
 
 
 class LinkInSchema(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
+from games.abuse import refusals
 from games.campaigns import get_campaign
 from games.models import Campaign, Play, Prize
 from lixi.extensions import db
@@ -76,4 +77,5 @@ def campaign_stats(brand_id: int, campaign_id: int) -> dict:
             select(Campaign.budget_spent).where(Campaign.id == campaign.id)
         ).scalar_one(),
         "liability": int(liability),
+        "refused_for_abuse": refusals(campaign.id),
     }

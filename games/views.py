@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import secrets
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, make_response, render_template, request
 from flask_babel import refresh
 from sqlalchemy import select
 
-from games import plays
+from games import abuse, plays
 from games.campaigns import get_campaign
 from games.fairness import verify
 from games.links import open_member_link
@@ -16,6 +17,7 @@ from games.models import Campaign, CampaignStatus, Play
 from lixi.errors import DomainError
 from lixi.extensions import db
 from lixi.models import Brand
+from lixi.ratelimit import DEVICE_COOKIE
 from lixi.timeutil import utcnow
 from vouchers.models import Voucher
 from vouchers.schemas import voucher_url
@@ -81,6 +83,9 @@ def _voucher_view(voucher: Voucher | None) -> dict | None:
 
 
 @bp.route("/play/<int:campaign_id>", methods=["GET", "POST"])
+@abuse.per_ip
+@abuse.per_member
+@abuse.per_device
 def play_page(campaign_id: int) -> Response | str:
     """The customer's game: plays left, the prizes and their odds, and the game itself."""
     token = request.values.get("t")
@@ -107,18 +112,25 @@ def play_page(campaign_id: int) -> Response | str:
             if _wants_json():
                 return jsonify(result)
     left = result["plays_left"] if result else plays.plays_left(campaign.id, link.member.id)
-    return render_template(
-        "games/play.html",
-        campaign=campaign,
-        brand=brand,
-        member=link.member,
-        token=token,
-        prizes=_odds(campaign),
-        slices=wheel_slices(_odds(campaign)),
-        plays_left=left,
-        result=result,
-        error=error,
+    page = make_response(
+        render_template(
+            "games/play.html",
+            campaign=campaign,
+            brand=brand,
+            member=link.member,
+            token=token,
+            prizes=_odds(campaign),
+            slices=wheel_slices(_odds(campaign)),
+            plays_left=left,
+            result=result,
+            error=error,
+        )
     )
+    if DEVICE_COOKIE not in request.cookies:
+        page.set_cookie(
+            DEVICE_COOKIE, secrets.token_urlsafe(16), max_age=365 * 86400, samesite="Lax", httponly=True
+        )
+    return page
 
 
 @bp.get("/wallet")

@@ -52,6 +52,8 @@ class Config:
         self.RATE_LIMIT_FAILED_CODES = _env("RATE_LIMIT_FAILED_CODES", "9 per 5 minutes")
 
         self.RATE_LIMIT_PLAYS_PER_IP = _env("RATE_LIMIT_PLAYS_PER_IP", "600 per minute")
+        self.RATE_LIMIT_PLAYS_PER_MEMBER = _env("RATE_LIMIT_PLAYS_PER_MEMBER", "20 per minute")
+        self.RATE_LIMIT_PLAYS_PER_DEVICE = _env("RATE_LIMIT_PLAYS_PER_DEVICE", "20 per minute")
 
         self.MEMBER_LINK_DAYS = int(_env("MEMBER_LINK_DAYS", "30"))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session cookie

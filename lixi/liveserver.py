@@ -31,6 +31,9 @@ def unlimited_env(database_url: str, redis_url: str, **extra: str) -> dict[str, 
         "RATE_LIMIT_REDEEM_PER_IP": UNLIMITED,
         "RATE_LIMIT_REDEEM_PER_KEY": UNLIMITED,
         "RATE_LIMIT_FAILED_CODES": UNLIMITED,
+        "RATE_LIMIT_PLAYS_PER_IP": UNLIMITED,
+        "RATE_LIMIT_PLAYS_PER_MEMBER": UNLIMITED,
+        "RATE_LIMIT_PLAYS_PER_DEVICE": UNLIMITED,
         **extra,
     }
 

@@ -21,3 +21,25 @@ def api_key_identity() -> str:
 def is_code_lookup_failure(response: Response) -> bool:
     """A 404 on validate or redeem is an unknown, forged or other-brand code: a guess."""
     return response.status_code == 404
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def member_identity() -> str:
+    """The member a play is for: the API's member_external_id (per key), or the page's member link."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict) and isinstance(body.get("member_external_id"), str):
+        return "member:" + _digest(
+            request.headers.get("Authorization", "") + "|" + body["member_external_id"]
+        )
+    return "member:" + _digest(request.values.get("t", ""))
+
+
+DEVICE_COOKIE = "lixi_device"
+
+
+def device_identity() -> str:
+    """The browser a page play comes from (a random cookie set by the game page)."""
+    return "device:" + _digest(request.cookies.get(DEVICE_COOKIE, "none:" + client_ip()))

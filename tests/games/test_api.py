@@ -242,3 +242,17 @@ def test_every_play_recomputes_from_the_seed_and_a_changed_outcome_is_caught(app
     other_prize = next(pr["id"] for pr in campaign["prizes"] if pr["id"] != tampered.prize_id)
     assert not verify(stored.seed, stored.seed_hash, stored.id, tampered.id, tampered.proof, other_prize)
     assert not verify("0" * 64, stored.seed_hash, stored.id, tampered.id, tampered.proof, tampered.prize_id)
+
+
+@pytest.mark.parametrize("app", [{"RATE_LIMIT_PLAYS_PER_MEMBER": "3 per minute"}], indirect=True)
+def test_plays_are_rate_limited_per_member_and_refusals_are_counted(api, member, make_campaign):
+    campaign = make_campaign()
+    api.post("/members/m-1/plays", {"campaign_id": campaign["id"], "plays": 10})
+    api.post("/members", {"external_id": "m-2"})
+    api.post("/members/m-2/plays", {"campaign_id": campaign["id"], "plays": 10})
+    path = f"/campaigns/{campaign['id']}/plays"
+    statuses = [api.post(path, {"member_external_id": "m-1"}).status_code for _ in range(5)]
+    assert statuses == [201, 201, 201, 429, 429]
+    assert api.post(path, {"member_external_id": "m-2"}).status_code == 201  # another member is not held back
+    stats = api.get(f"/campaigns/{campaign['id']}/stats").get_json()
+    assert stats["refused_for_abuse"] == 2 and stats["plays"] == 4

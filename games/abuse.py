@@ -1,0 +1,65 @@
+"""Plays refused by the rate limits, counted per campaign for the stats (and the dashboard's alerts)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, request
+from flask_limiter import RequestLimit
+from redis.exceptions import RedisError
+
+from lixi.extensions import limiter, redis_client
+from lixi.ratelimit import client_ip, device_identity, member_identity
+
+log = logging.getLogger(__name__)
+
+
+def _key(campaign_id: int) -> str:
+    return f"lixi:abuse:campaign:{campaign_id}"
+
+
+def count_refusal(_limit: RequestLimit) -> None:
+    """on_breach of the play limits: one more refused play for this campaign (a Redis counter)."""
+    campaign_id = (request.view_args or {}).get("campaign_id")
+    if campaign_id is None or redis_client.client is None:
+        return
+    try:
+        redis_client.client.incr(_key(int(campaign_id)))
+    except RedisError as error:  # the limiter itself fails closed; the tally is best effort
+        log.warning("abuse counter unavailable: %s", error)
+
+
+def refusals(campaign_id: int) -> int | None:
+    try:
+        value = redis_client.client.get(_key(campaign_id)) if redis_client.client else None
+    except RedisError:
+        return None
+    return int(value or 0)
+
+
+def _setting(name: str):  # type: ignore[no-untyped-def]
+    return lambda: current_app.config[name]
+
+
+# The limits on plays, shared by the API and the game page: per client IP, per member, per device.
+per_ip = limiter.shared_limit(
+    _setting("RATE_LIMIT_PLAYS_PER_IP"),
+    scope="plays-ip",
+    key_func=client_ip,
+    on_breach=count_refusal,
+    methods=["POST"],
+)
+per_member = limiter.shared_limit(
+    _setting("RATE_LIMIT_PLAYS_PER_MEMBER"),
+    scope="plays-member",
+    key_func=member_identity,
+    on_breach=count_refusal,
+    methods=["POST"],
+)
+per_device = limiter.shared_limit(
+    _setting("RATE_LIMIT_PLAYS_PER_DEVICE"),
+    scope="plays-device",
+    key_func=device_identity,
+    on_breach=count_refusal,
+    methods=["POST"],
+)
