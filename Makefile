@@ -51,6 +51,7 @@ lint-check: $(VENV)/.installed
 
 bench: setup system-packages
 	$(PY) bench/vouchers.py
+	$(PY) bench/games.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

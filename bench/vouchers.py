@@ -10,9 +10,7 @@ to bench/results/. It is a measurement, not a test: nothing here fails a build.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,101 +22,16 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_load_options, post, print_table, save, wrk  # noqa: E402
 from lixi.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
 from lixi.localredis import resolve_redis  # noqa: E402
-
-WRK_SCRIPT = r"""
-local codes = {}
-local counter = 0
-
-local thread_count = 1
-local next_thread = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("thread_index", next_thread)
-  next_thread = next_thread + 1
-  table.insert(threads, thread)
-end
-
-function init(args)
-  for line in io.lines(args[1]) do codes[#codes + 1] = line end
-  thread_count = tonumber(args[2])
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer " .. args[3]
-  extra = args[4] or ""
-end
-
-function request()
-  -- each thread walks its own stride of the list, so no two requests share a code
-  local i = (counter * thread_count + thread_index) % #codes + 1
-  counter = counter + 1
-  return wrk.format(nil, nil, nil, '{"code":"' .. codes[i] .. '"' .. extra .. '}')
-end
-
-function done(summary, latency, requests)
-  local out = string.format(
-    '{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max)
-  io.write("WRK_JSON " .. out .. "\n")
-end
-"""
-
-
-def wrk(url: str, codes_file: Path, api_key: str, extra: str, args: argparse.Namespace) -> dict:
-    script = Path(args.workdir) / "load.lua"
-    script.write_text(WRK_SCRIPT)
-    command = [
-        "wrk",
-        "-t",
-        str(args.wrk_threads),
-        "-c",
-        str(args.connections),
-        "-d",
-        f"{args.duration}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-        "--",
-        str(codes_file),
-        str(args.wrk_threads),
-        api_key,
-        extra,
-    ]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
-    figures = json.loads(line.removeprefix("WRK_JSON "))
-    seconds = figures["duration_us"] / 1e6
-    return {
-        "rps": figures["requests"] / seconds,
-        "p50_ms": figures["p50_us"] / 1000,
-        "p99_ms": figures["p99_us"] / 1000,
-        "requests": figures["requests"],
-        "non2xx": figures["non2xx"],
-        "socket_errors": figures["socket_errors"],
-    }
-
-
-def post(session: requests.Session, url: str, key: str, body: dict) -> dict:
-    response = session.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=300)
-    response.raise_for_status()
-    return response.json()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per endpoint")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "3")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
+    add_load_options(parser)
     parser.add_argument("--issue-calls", type=int, default=10)
     parser.add_argument("--issue-count", type=int, default=10_000)
     parser.add_argument("--qr", type=int, default=1000)
@@ -189,9 +102,7 @@ def main() -> int:
                 redis_server.stop()
 
     report(results)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"vouchers-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    save(results, "vouchers", ROOT)
     return 0
 
 
@@ -199,32 +110,13 @@ TARGETS = {"validate": (0.5, 100), "redeem": (0.45, 100)}
 
 
 def report(results: dict) -> None:
-    bare = results["bare"]
     s = results["settings"]
     print(
         f"\nLixi voucher benchmark — gunicorn gthread {s['workers']}×{s['threads']}, {s['database']}, "
         f"wrk {s['wrk_threads']} threads × {s['connections']} connections × {s['duration']} s, "
         f"{os.cpu_count()} cores shared with wrk"
     )
-    print(
-        f"{'endpoint':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'target':>16} "
-        f"{'non-2xx':>8}  verdict"
-    )
-    for name in ("bare", "validate", "redeem"):
-        r = results[name]
-        ratio = r["rps"] / bare["rps"]
-        if name in TARGETS:
-            want_ratio, want_p99 = TARGETS[name]
-            target = f"≥{want_ratio}× p99<{want_p99}"
-            verdict = "PASS" if ratio >= want_ratio and r["p99_ms"] < want_p99 else "MISS"
-        else:
-            target, verdict = "—", ""
-        errors = r["non2xx"] + r["socket_errors"]
-        flag = "  (errors!)" if errors else ""
-        print(
-            f"{name:10} {r['rps']:9.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {ratio:6.2f} {target:>16} "
-            f"{errors:8d}  {verdict}{flag}"
-        )
+    print_table(results, TARGETS, ["validate", "redeem"])
     issue = results["issue"]
     print(
         f"issue:  {issue['vouchers']:,} vouchers in {issue['calls']} calls: {issue['seconds']:.1f} s "
