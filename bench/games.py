@@ -20,7 +20,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_load_options, post, print_table, save, wrk  # noqa: E402
+from bench.common import add_load_options, measure_bare, post, print_table, repeated, save  # noqa: E402
 from lixi.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
 from lixi.localredis import resolve_redis  # noqa: E402
 
@@ -83,16 +83,16 @@ def main() -> int:
 
                 with ThreadPoolExecutor(16) as pool:
                     list(pool.map(enrol, members))
-                members_file = Path(workdir) / "members.txt"
-                members_file.write_text("\n".join(members))
                 play_url = f"{api}/campaigns/{campaign['id']}/plays"
-                results["play"] = wrk(play_url, members_file, api_key, "", args, field="member_external_id")
+                # Each run walks the members in its own slice; every member has plays enough for all.
+                results["play"] = repeated(
+                    args, play_url, members * args.repeat, api_key, "", field="member_external_id"
+                )
                 stats = requests.get(
                     f"{api}/campaigns/{campaign['id']}/stats", headers={"Authorization": f"Bearer {api_key}"}
                 ).json()
                 results["stats"] = {k: stats[k] for k in ("plays", "wins", "vouchers_issued", "budget_spent")}
-            with LiveServer(env={}, app="bench.bare_app:app", ready_path="/ready", **options) as bare:
-                results["bare"] = wrk(f"{bare.url}/api/v1/vouchers/validate", members_file, api_key, "", args)
+            results["bare"] = measure_bare(args)
     finally:
         if redis_server:
             redis_server.stop()

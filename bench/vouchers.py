@@ -22,7 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_load_options, post, print_table, save, wrk  # noqa: E402
+from bench.common import add_load_options, measure_bare, post, print_table, repeated, save  # noqa: E402
 from lixi.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
 from lixi.localredis import resolve_redis  # noqa: E402
 
@@ -90,13 +90,11 @@ def main() -> int:
                     "mean_png_bytes": sum(sizes) / len(sizes),
                 }
 
-                codes_file = Path(workdir) / "codes.txt"
-                codes_file.write_text("\n".join(v["code"] for v in vouchers[2 * args.qr :]))
+                codes = [v["code"] for v in vouchers[2 * args.qr :]]
                 extra = f',"merchant_id":{merchant}'
-                results["validate"] = wrk(f"{api}/vouchers/validate", codes_file, api_key, extra, args)
-                results["redeem"] = wrk(f"{api}/redemptions", codes_file, api_key, extra, args)
-            with LiveServer(env={}, app="bench.bare_app:app", ready_path="/ready", **options) as bare:
-                results["bare"] = wrk(f"{bare.url}/api/v1/vouchers/validate", codes_file, api_key, "", args)
+                results["validate"] = repeated(args, f"{api}/vouchers/validate", codes, api_key, extra)
+                results["redeem"] = repeated(args, f"{api}/redemptions", codes, api_key, extra)
+            results["bare"] = measure_bare(args)
         finally:
             if redis_server:
                 redis_server.stop()
