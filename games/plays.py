@@ -59,7 +59,7 @@ _COUNT_TODAY = (
 )
 _TAKE_STOCK = (
     update(Prize)
-    .where(Prize.id == bindparam("b_prize_id"), or_(Prize.remaining.is_(None), Prize.remaining > 0))
+    .where(Prize.id == bindparam("b_prize_id"), Prize.remaining > 0)
     .values(remaining=Prize.remaining - 1)
     .execution_options(synchronize_session=False)
 )
@@ -244,7 +244,8 @@ def _try_to_take(campaign: Campaign, prize: Prize, today, now, play_id: int) -> 
     session = db.session
     savepoint = session.begin_nested()
     params = {"b_prize_id": prize.id, "b_campaign_id": campaign.id, "b_today": today, "b_cost": prize.value}
-    ok = session.execute(_TAKE_STOCK, params).rowcount == 1
+    # Unlimited prizes ("better luck next time") take no row lock: most plays touch no hot row.
+    ok = prize.stock is None or session.execute(_TAKE_STOCK, params).rowcount == 1
     if ok and prize.daily_cap is not None:
         insert_ignoring_duplicates(PrizeDay, {"prize_id": prize.id, "day": today})
         ok = session.execute(_TAKE_DAILY, {**params, "b_cap": prize.daily_cap}).rowcount == 1
