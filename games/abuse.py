@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import current_app, request
+from flask import request
 from flask_limiter import RequestLimit
 from redis.exceptions import RedisError
 
 from lixi.extensions import limiter, redis_client
-from lixi.ratelimit import client_ip, device_identity, member_identity
+from lixi.ratelimit import client_ip, configured_limit, device_identity, member_identity
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +38,13 @@ def refusals(campaign_id: int) -> int | None:
     return int(value or 0)
 
 
-def _setting(name: str):  # type: ignore[no-untyped-def]
-    return lambda: current_app.config[name]
+def _play_limit(setting: str, scope: str, key_func: Callable[[], str]):  # type: ignore[no-untyped-def]
+    return limiter.shared_limit(
+        configured_limit(setting), scope=scope, key_func=key_func, on_breach=count_refusal, methods=["POST"]
+    )
 
 
 # The limits on plays, shared by the API and the game page: per client IP, per member, per device.
-per_ip = limiter.shared_limit(
-    _setting("RATE_LIMIT_PLAYS_PER_IP"),
-    scope="plays-ip",
-    key_func=client_ip,
-    on_breach=count_refusal,
-    methods=["POST"],
-)
-per_member = limiter.shared_limit(
-    _setting("RATE_LIMIT_PLAYS_PER_MEMBER"),
-    scope="plays-member",
-    key_func=member_identity,
-    on_breach=count_refusal,
-    methods=["POST"],
-)
-per_device = limiter.shared_limit(
-    _setting("RATE_LIMIT_PLAYS_PER_DEVICE"),
-    scope="plays-device",
-    key_func=device_identity,
-    on_breach=count_refusal,
-    methods=["POST"],
-)
+per_ip = _play_limit("RATE_LIMIT_PLAYS_PER_IP", "plays-ip", client_ip)
+per_member = _play_limit("RATE_LIMIT_PLAYS_PER_MEMBER", "plays-member", member_identity)
+per_device = _play_limit("RATE_LIMIT_PLAYS_PER_DEVICE", "plays-device", device_identity)

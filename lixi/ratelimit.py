@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 
 def client_ip() -> str:
@@ -43,3 +44,8 @@ DEVICE_COOKIE = "lixi_device"
 def device_identity() -> str:
     """The browser a page play comes from (a random cookie set by the game page)."""
     return "device:" + _digest(request.cookies.get(DEVICE_COOKIE, "none:" + client_ip()))
+
+
+def configured_limit(setting: str) -> Callable[[], str]:
+    """A Flask-Limiter limit read from the app's config at request time (so env vars tune it)."""
+    return lambda: current_app.config[setting]

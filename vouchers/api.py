@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import g, request
 
 from lixi.blueprints import SECURITY, api_blueprint
 from lixi.extensions import limiter
 from lixi.idempotency import idempotent
-from lixi.ratelimit import api_key_identity, client_ip, is_code_lookup_failure
+from lixi.ratelimit import api_key_identity, client_ip, configured_limit, is_code_lookup_failure
 from lixi.schemas import ErrorSchema
 from vouchers import offers, redemptions, service
 from vouchers.schemas import (
@@ -26,13 +26,9 @@ from vouchers.schemas import (
 blp = api_blueprint("vouchers", __name__, "Offers, vouchers, validation, redemption and voids.")
 
 
-def _setting(name: str):  # type: ignore[no-untyped-def]
-    return lambda: current_app.config[name]
-
-
 # Guessing codes: failed look-ups (404) count per client across validate and redeem.
 failed_code_limit = limiter.shared_limit(
-    _setting("RATE_LIMIT_FAILED_CODES"),
+    configured_limit("RATE_LIMIT_FAILED_CODES"),
     scope="failed-codes",
     key_func=client_ip,
     deduct_when=is_code_lookup_failure,
@@ -92,8 +88,8 @@ def void_voucher(data: dict, code: str):
 
 
 @blp.route("/vouchers/validate", methods=["POST"])
-@limiter.limit(_setting("RATE_LIMIT_VALIDATE_PER_IP"), key_func=client_ip)
-@limiter.limit(_setting("RATE_LIMIT_VALIDATE_PER_KEY"), key_func=api_key_identity)
+@limiter.limit(configured_limit("RATE_LIMIT_VALIDATE_PER_IP"), key_func=client_ip)
+@limiter.limit(configured_limit("RATE_LIMIT_VALIDATE_PER_KEY"), key_func=api_key_identity)
 @failed_code_limit
 @blp.arguments(CodeInSchema)
 @blp.response(200, ValidationOutSchema)
@@ -113,8 +109,8 @@ def validate_voucher(data: dict):
 
 
 @blp.route("/redemptions", methods=["POST"])
-@limiter.limit(_setting("RATE_LIMIT_REDEEM_PER_IP"), key_func=client_ip)
-@limiter.limit(_setting("RATE_LIMIT_REDEEM_PER_KEY"), key_func=api_key_identity)
+@limiter.limit(configured_limit("RATE_LIMIT_REDEEM_PER_IP"), key_func=client_ip)
+@limiter.limit(configured_limit("RATE_LIMIT_REDEEM_PER_KEY"), key_func=api_key_identity)
 @failed_code_limit
 @idempotent
 @blp.arguments(RedeemInSchema)
