@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
+
+if TYPE_CHECKING:
+    from lixi.liveserver import LiveServer
 
 WRK_SCRIPT = r"""
 local codes = {}
@@ -109,27 +115,76 @@ def best_of(runs: list[dict]) -> dict:
     return best
 
 
+def _slice_file(args: argparse.Namespace, codes: list[str], index: int, label: str = "load") -> Path:
+    """The `index`-th of `args.repeat` equal slices of `codes`, one a line, for a wrk run."""
+    share = len(codes) // args.repeat
+    path = Path(args.workdir) / f"{label}-{index}.txt"
+    path.write_text("\n".join(codes[index * share : (index + 1) * share]))
+    return path
+
+
 def repeated(
     args: argparse.Namespace, url: str, codes: list[str], api_key: str, extra: str, field: str = "code"
 ) -> dict:
     """wrk `args.repeat` times; each run gets its own slice of `codes` (a redeem uses a code once)."""
-    runs = []
-    share = len(codes) // args.repeat
-    for index in range(args.repeat):
-        path = Path(args.workdir) / f"load-{index}.txt"
-        path.write_text("\n".join(codes[index * share : (index + 1) * share]))
-        runs.append(wrk(url, path, api_key, extra, args, field=field))
+    runs = [
+        wrk(url, _slice_file(args, codes, index), api_key, extra, args, field=field)
+        for index in range(args.repeat)
+    ]
     return best_of(runs)
+
+
+@dataclass
+class Load:
+    """One endpoint to load: POST {field: <code>, …extra} to `url`, codes taken from `codes`."""
+
+    url: str
+    codes: list[str]
+    api_key: str = "none"
+    extra: str = ""
+    field: str = "code"
+
+
+def interleaved(args: argparse.Namespace, loads: dict[str, Load]) -> dict[str, dict]:
+    """`args.repeat` rounds, each running every load once in order (bare first), each on its own slice.
+
+    On a shared machine the background load drifts within minutes; interleaving makes the drift
+    hit the bare endpoint and Lixi alike, so the per-round ratios are fair comparisons.
+    """
+    rounds: dict[str, list[dict]] = {name: [] for name in loads}
+    for index in range(args.repeat):
+        for name, load in loads.items():
+            path = _slice_file(args, load.codes, index, name)
+            rounds[name].append(wrk(load.url, path, load.api_key, load.extra, args, field=load.field))
+    results = {name: best_of(runs) for name, runs in rounds.items()}
+    bare = [run["rps"] for run in rounds["bare"]]
+    for name, runs in rounds.items():
+        if name == "bare":
+            continue
+        paired = [run["rps"] / b for run, b in zip(runs, bare, strict=True)]
+        results[name]["round_ratios"] = [round(ratio, 3) for ratio in paired]
+        results[name]["median_round_ratio"] = statistics.median(paired)
+    return results
+
+
+def bare_sample(args: argparse.Namespace) -> list[str]:
+    """Codes for the bare endpoint (it changes nothing, so a small pool per run is enough)."""
+    return [f"SAMPLE{i:08d}" for i in range(1000 * args.repeat)]
 
 
 def measure_bare(args: argparse.Namespace) -> dict:
     """The yardstick under the same gunicorn settings, best of `args.repeat` runs."""
+    with bare_server(args) as bare:
+        return repeated(args, f"{bare.url}/api/v1/vouchers/validate", bare_sample(args), "none", "")
+
+
+def bare_server(args: argparse.Namespace) -> LiveServer:
+    """The bare yardstick app under the same gunicorn settings as Lixi (a context manager)."""
     from lixi.liveserver import LiveServer
 
-    sample = [f"SAMPLE{i:08d}" for i in range(1000 * args.repeat)]
-    options = {"workers": args.workers, "threads": args.threads}
-    with LiveServer(env={}, app="bench.bare_app:app", ready_path="/ready", **options) as bare:
-        return repeated(args, f"{bare.url}/api/v1/vouchers/validate", sample, "none", "")
+    return LiveServer(
+        env={}, app="bench.bare_app:app", ready_path="/ready", workers=args.workers, threads=args.threads
+    )
 
 
 def add_load_options(parser: argparse.ArgumentParser) -> None:
@@ -141,29 +196,59 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
 
 
+def judge(results: dict, targets: dict[str, tuple[float, float]], names: list[str]) -> None:
+    """Add ratio, target and verdict to each endpoint's results; a run with any error is a MISS."""
+    bare = results["bare"]
+    for name in ["bare", *names]:
+        r = results[name]
+        r["errors"] = r["non2xx"] + r["socket_errors"]
+        r["ratio"] = r["rps"] / bare["rps"]
+        if name not in targets:
+            continue
+        want_ratio, want_p99 = targets[name]
+        r["target"] = {"ratio": want_ratio, "p99_ms": want_p99}
+        met = r["ratio"] >= want_ratio and r["p99_ms"] < want_p99
+        r["verdict"] = "PASS" if met and not r["errors"] else "MISS"
+
+
 def print_table(results: dict, targets: dict[str, tuple[float, float]], names: list[str]) -> None:
     """One line per endpoint: req/s, p50, p99, the ratio to `bare`, and the verdict against its target."""
-    bare = results["bare"]
+    judge(results, targets, names)
     print(
         f"{'endpoint':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'target':>16} "
         f"{'non-2xx':>8}  verdict"
     )
     for name in ["bare", *names]:
         r = results[name]
-        ratio = r["rps"] / bare["rps"]
         if name in targets:
             want_ratio, want_p99 = targets[name]
             target = f"≥{want_ratio}× p99<{want_p99}"
-            verdict = "PASS" if ratio >= want_ratio and r["p99_ms"] < want_p99 else "MISS"
         else:
-            target, verdict = "—", ""
-        errors = r["non2xx"] + r["socket_errors"]
-        flag = "  (errors!)" if errors else ""
+            target = "—"
+        flag = "  (ERRORS: figures not valid)" if r["errors"] else ""
         print(
-            f"{name:10} {r['rps']:9.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {ratio:6.2f} {target:>16} "
-            f"{errors:8d}  {verdict}{flag}"
+            f"{name:10} {r['rps']:9.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['ratio']:6.2f} {target:>16} "
+            f"{r['errors']:8d}  {r.get('verdict', '')}{flag}"
         )
     print("runs (req/s): " + "; ".join(f"{name} {results[name]['runs']}" for name in ["bare", *names]))
+    if all("round_ratios" in results[name] for name in names):
+        print(
+            "ratio to bare in the same round: "
+            + "; ".join(
+                f"{name} {results[name]['round_ratios']} (median {results[name]['median_round_ratio']:.2f})"
+                for name in names
+            )
+        )
+    failed = [name for name in ["bare", *names] if results[name]["errors"]]
+    if failed:
+        print("\n" + "!" * 78)
+        for name in failed:
+            r = results[name]
+            print(
+                f"!! {name}: {r['non2xx']} non-2xx responses and {r['socket_errors']} socket errors "
+                "over all runs: this run is NOT valid"
+            )
+        print("!" * 78)
 
 
 def save(results: dict, name: str, root: Path) -> None:

@@ -31,6 +31,8 @@ def create_campaign(brand_id: int, data: dict) -> Campaign:
     starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
     if starts_at and ends_at and ends_at <= starts_at:
         raise invalid_field("ends_at", "ends_at must come after starts_at.")
+    if data.get("draw_at") and data["game"] != "lucky_draw":
+        raise invalid_field("draw_at", "Only a lucky_draw campaign can be drawn at a set time.")
     if data.get("pacing") and not (starts_at and ends_at):
         raise invalid_field("pacing", "Pacing spreads prizes over the schedule: give starts_at and ends_at.")
     offer_ids = {p["offer_id"] for p in prizes if p.get("offer_id") is not None}
@@ -52,6 +54,7 @@ def create_campaign(brand_id: int, data: dict) -> Campaign:
             budget=data.get("budget"),
             plays_per_member_per_day=data.get("plays_per_member_per_day"),
             pacing=bool(data.get("pacing")),
+            draw_at=data.get("draw_at"),
             prizes=[
                 Prize(
                     position=position,

@@ -53,6 +53,9 @@ class Campaign(db.Model):
     plays_per_member_per_day: Mapped[int | None] = mapped_column(Integer)
     # Pacing: each limited prize is released at "winning moments" spread over the schedule.
     pacing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Scheduled lucky draw: plays are entries until draw_at, then the winners are drawn once.
+    draw_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Fairness: the seed is drawn with `secrets` at activation; only its SHA-256 is shown until the end.
     seed: Mapped[str | None] = mapped_column(String(64))
     seed_hash: Mapped[str | None] = mapped_column(String(64))

@@ -204,6 +204,7 @@ def _is_running(campaign: Campaign) -> bool:
         campaign.status == CampaignStatus.ACTIVE
         and (campaign.starts_at is None or campaign.starts_at <= now)
         and (campaign.ends_at is None or campaign.ends_at > now)
+        and (campaign.draw_at is None or campaign.draw_at > now)  # entries close at the draw
     )
 
 
@@ -285,6 +286,17 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
         the_play = Play(brand_id=brand_id, campaign_id=campaign.id, member_id=member.id)
         session.add(the_play)
         session.flush()
+
+        if campaign.draw_at is not None:
+            # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
+            the_play.proof = {
+                "seed_hash": campaign.seed_hash,
+                "entry": True,
+                "draw_at": campaign.draw_at.isoformat(),
+            }
+            session.flush()
+            record_audit(brand_id, "entry.made", "play", the_play.id, {"campaign_id": campaign.id})
+            return PlayResult(the_play, None, None, plays_left(campaign.id, member.id))
 
         the_roll = roll(campaign.seed, campaign.id, the_play.id)
         candidates = _candidates(campaign, today, now)

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from games.models import GameKind
 from lixi.models import MAX_ID
-from lixi.schemas import Text
+from lixi.schemas import Instant, Text
 from vouchers.schemas import VoucherOutSchema
 
 EVENT_TYPES = ["purchase", "survey_completed", "social_share", "referral", "signup", "birthday"]
@@ -39,11 +39,15 @@ class EarningRuleInSchema(Schema):
 class CampaignInSchema(Schema):
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     game = fields.String(required=True, validate=validate.OneOf([g.value for g in GameKind]))
-    starts_at = fields.AwareDateTime(allow_none=True)
-    ends_at = fields.AwareDateTime(allow_none=True)
+    starts_at = Instant(allow_none=True)
+    ends_at = Instant(allow_none=True)
     budget = fields.Integer(strict=True, validate=MONEY, allow_none=True)
     plays_per_member_per_day = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=1000), allow_none=True
+    )
+    draw_at = Instant(
+        allow_none=True,
+        metadata={"description": "lucky_draw only: plays are entries until then; winners are drawn once."},
     )
     pacing = fields.Boolean(
         load_default=False,
@@ -64,6 +68,8 @@ class CampaignOutSchema(Schema):
     budget_spent = fields.Integer()
     plays_per_member_per_day = fields.Integer(allow_none=True)
     pacing = fields.Boolean()
+    draw_at = fields.AwareDateTime(allow_none=True)
+    drawn_at = fields.AwareDateTime(allow_none=True)
     seed_hash = fields.String(allow_none=True, metadata={"description": "SHA-256 of the secret seed."})
     prizes = fields.Method(
         "_prizes",
@@ -122,6 +128,7 @@ class WonPrizeSchema(Schema):
 
 class PlayOutSchema(Schema):
     id = fields.Function(lambda r: r.play.id)
+    entered = fields.Function(lambda r: bool(r.play.proof.get("entry")))
     prize = fields.Function(lambda r: WonPrizeSchema().dump(r.prize) if r.prize else None)
     voucher = fields.Function(lambda r: VoucherOutSchema().dump(r.voucher) if r.voucher else None)
     plays_left = fields.Integer()

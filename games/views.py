@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from games import abuse, plays
 from games.campaigns import get_campaign
+from games.draws import winning_entries
 from games.fairness import verify
 from games.links import open_member_link
 from games.models import Campaign, CampaignStatus, Play
@@ -164,13 +165,30 @@ def fairness_page(campaign_id: int) -> str:
     revealed = campaign.status == CampaignStatus.ENDED
     if revealed:
         assert campaign.seed is not None
-        for the_play in db.session.execute(select(Play).where(Play.campaign_id == campaign.id)).scalars():
-            if verify(
-                campaign.seed, campaign.seed_hash, campaign.id, the_play.id, the_play.proof, the_play.prize_id
-            ):
-                checked += 1
-            else:
-                failed += 1
+        all_plays = list(db.session.execute(select(Play).where(Play.campaign_id == campaign.id)).scalars())
+        if campaign.draw_at is not None:
+            # A scheduled draw: recompute the whole ranking and compare the winners.
+            expected = {
+                entry.id: prize_id for entry, prize_id in winning_entries(campaign.seed, campaign, all_plays)
+            }
+            for the_play in all_plays:
+                if expected.get(the_play.id) == the_play.prize_id:
+                    checked += 1
+                else:
+                    failed += 1
+        else:
+            for the_play in all_plays:
+                if verify(
+                    campaign.seed,
+                    campaign.seed_hash,
+                    campaign.id,
+                    the_play.id,
+                    the_play.proof,
+                    the_play.prize_id,
+                ):
+                    checked += 1
+                else:
+                    failed += 1
     brand = db.session.get(Brand, campaign.brand_id)
     return render_template(
         "games/fairness.html",

@@ -193,6 +193,18 @@ def register(app: Flask) -> None:
         """Create (or refresh) the demo brand, merchant, staff, members, offer and a voucher."""
         _emit(seed_demo(), as_json)
 
+    @app.cli.command("run-draws")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def run_draws_command(as_json: bool) -> None:
+        """Draw every scheduled lucky draw that is due (run from cron; each is drawn once)."""
+        from games.draws import due_draws, run_draw
+
+        drawn = {str(campaign_id): len(run_draw(campaign_id)) for campaign_id in due_draws()}
+        _emit(
+            {"drawn": drawn} if as_json else {f"campaign {k}": f"{v} winners" for k, v in drawn.items()},
+            as_json,
+        )
+
     @app.cli.command("purge-idempotency")
     def purge_idempotency_command() -> None:
         """Forget Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS."""

@@ -15,6 +15,26 @@ class Text(fields.String):
         return text
 
 
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 datetime with offset, within the years 1970–9998 (so UTC conversions never overflow)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        if not 1970 <= instant.year <= 9998:
+            raise ValidationError("Out of range: use a year from 1970 to 9998.")
+        return instant
+
+
+class Day(fields.Date):
+    """A calendar date within the years 1970–9998."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not 1970 <= day.year <= 9998:
+            raise ValidationError("Out of range: use a year from 1970 to 9998.")
+        return day
+
+
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True, metadata={"example": "not_found"})
     message = fields.String(required=True)
@@ -48,7 +68,7 @@ class MemberInSchema(Schema):
     name = Text(validate=validate.Length(max=200), allow_none=True)
     phone = Text(validate=validate.Length(max=32), allow_none=True)
     email = fields.Email(validate=validate.Length(max=254), allow_none=True)
-    birthday = fields.Date(allow_none=True)
+    birthday = Day(allow_none=True)
 
 
 class MemberOutSchema(Schema):

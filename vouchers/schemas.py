@@ -6,7 +6,7 @@ from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from lixi.models import MAX_ID
-from lixi.schemas import Text
+from lixi.schemas import Day, Instant, Text
 from lixi.timeutil import utcnow
 from vouchers.models import OfferKind
 from vouchers.service import voucher_token
@@ -35,8 +35,8 @@ class ValidUntilField(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         if isinstance(value, str) and len(value) == 10:
-            return fields.Date()._deserialize(value, attr, data, **kwargs)
-        return fields.AwareDateTime()._deserialize(value, attr, data, **kwargs)
+            return Day()._deserialize(value, attr, data, **kwargs)
+        return Instant()._deserialize(value, attr, data, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
         return value.isoformat() if value is not None else None
