@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from games.draws import entry_rank, winning_entries
 from games.models import Campaign, Play
-from lixi import timeutil
 from lixi.extensions import db
 
 DRAW_AT = datetime(2031, 1, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    class Clock:
-        now = DRAW_AT - timedelta(days=3)
-
-    monkeypatch.setattr(timeutil, "utcnow", lambda: Clock.now)
-    return Clock
 
 
 @pytest.fixture

@@ -8,20 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from games.models import PrizeMoment
-from lixi import timeutil
 from lixi.extensions import db
 
 START = datetime(2030, 2, 1, tzinfo=UTC)
 END = START + timedelta(days=10)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    class Clock:
-        now = START - timedelta(days=1)
-
-    monkeypatch.setattr(timeutil, "utcnow", lambda: Clock.now)
-    return Clock
 
 
 @pytest.fixture
