@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from games.models import Campaign, Prize, PrizeMoment
+from games.models import Campaign, PrizeMoment
 from lixi.extensions import db
 
 
@@ -43,11 +43,11 @@ def open_moments(prize_ids: list[int], now: datetime) -> dict[int, int]:
     return dict(rows)
 
 
-def claim_moment(prize: Prize, play_id: int, now: datetime) -> bool:
+def claim_moment(prize_id: int, play_id: int, now: datetime) -> bool:
     """Claim the earliest open moment of the prize for this play; False if none is left."""
     earliest = (
         select(PrizeMoment.id)
-        .where(PrizeMoment.prize_id == prize.id, PrizeMoment.at <= now, PrizeMoment.play_id.is_(None))
+        .where(PrizeMoment.prize_id == prize_id, PrizeMoment.at <= now, PrizeMoment.play_id.is_(None))
         .order_by(PrizeMoment.at, PrizeMoment.id)
         .limit(1)
         .scalar_subquery()

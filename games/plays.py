@@ -8,8 +8,10 @@ statement, so none can be exceeded under any concurrency, on SQLite or PostgreSQ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from games.campaigns import get_campaign
@@ -30,61 +32,130 @@ from games.pacing import claim_moment, open_moments
 from lixi import timeutil
 from lixi.audit import record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
+from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.members import get_member, upsert_member
-from lixi.models import Brand
+from lixi.models import Brand, Member
 from vouchers.models import Offer, Voucher
 from vouchers.service import insert_vouchers
 
-_USE_A_PLAY = (
-    update(MemberPlays)
-    .where(
-        MemberPlays.campaign_id == bindparam("b_campaign_id"),
-        MemberPlays.member_id == bindparam("b_member_id"),
-        MemberPlays.used < MemberPlays.granted,
+# The play path's statements, built once on the tables (Core: no unit of work, no ORM bulk path).
+_campaigns, _brands, _members = Campaign.__table__, Brand.__table__, Member.__table__
+_prizes, _prize_days, _plays = Prize.__table__, PrizeDay.__table__, Play.__table__
+_member_plays, _member_days = MemberPlays.__table__, MemberDay.__table__
+_PLAYABLE = (
+    select(
+        _campaigns.c.id,
+        _campaigns.c.status,
+        _campaigns.c.starts_at,
+        _campaigns.c.ends_at,
+        _campaigns.c.draw_at,
+        _campaigns.c.seed,
+        _campaigns.c.seed_hash,
+        _campaigns.c.pacing,
+        _campaigns.c.plays_per_member_per_day,
+        _brands.c.timezone,
     )
-    .values(used=MemberPlays.used + 1)
-    .execution_options(synchronize_session=False)
+    .join(_brands, _brands.c.id == _campaigns.c.brand_id)
+    .where(_campaigns.c.id == bindparam("b_campaign_id"), _campaigns.c.brand_id == bindparam("b_brand_id"))
 )
-_COUNT_TODAY = (
-    update(MemberDay)
-    .where(
-        MemberDay.campaign_id == bindparam("b_campaign_id"),
-        MemberDay.member_id == bindparam("b_member_id"),
-        MemberDay.day == bindparam("b_today"),
-        MemberDay.played < bindparam("b_limit"),
+_MEMBER_ID = select(_members.c.id).where(
+    _members.c.brand_id == bindparam("b_brand_id"), _members.c.external_id == bindparam("b_external_id")
+)
+_PRIZE_TABLE = (
+    select(
+        _prizes.c.id,
+        _prizes.c.position,
+        _prizes.c.label,
+        _prizes.c.weight,
+        _prizes.c.stock,
+        _prizes.c.daily_cap,
+        _prizes.c.offer_id,
+        _prizes.c.value,
     )
-    .values(played=MemberDay.played + 1)
-    .execution_options(synchronize_session=False)
+    .where(_prizes.c.campaign_id == bindparam("b_campaign_id"))
+    .order_by(_prizes.c.position)
+)
+_PRIZE_ROOM = (
+    select(
+        _prizes.c.id, _prizes.c.remaining, _prize_days.c.won, _campaigns.c.budget_spent, _campaigns.c.budget
+    )
+    .join(_campaigns, _campaigns.c.id == _prizes.c.campaign_id)
+    .outerjoin(
+        _prize_days, (_prize_days.c.prize_id == _prizes.c.id) & (_prize_days.c.day == bindparam("b_today"))
+    )
+    .where(_prizes.c.campaign_id == bindparam("b_campaign_id"))
+)
+_USE_A_PLAY = (
+    update(_member_plays)
+    .where(
+        _member_plays.c.campaign_id == bindparam("b_campaign_id"),
+        _member_plays.c.member_id == bindparam("b_member_id"),
+        _member_plays.c.used < _member_plays.c.granted,
+    )
+    .values(used=_member_plays.c.used + 1)
+    .returning(_member_plays.c.granted - _member_plays.c.used)  # the plays left after this one
+)
+_INSERT_PLAY = insert(_plays).values(proof={}).returning(_plays.c.id)
+_FINISH_PLAY = update(_plays).where(_plays.c.id == bindparam("b_play_id"))
+_COUNT_TODAY = (
+    update(_member_days)
+    .where(
+        _member_days.c.campaign_id == bindparam("b_campaign_id"),
+        _member_days.c.member_id == bindparam("b_member_id"),
+        _member_days.c.day == bindparam("b_today"),
+        _member_days.c.played < bindparam("b_limit"),
+    )
+    .values(played=_member_days.c.played + 1)
 )
 _TAKE_STOCK = (
-    update(Prize)
-    .where(Prize.id == bindparam("b_prize_id"), Prize.remaining > 0)
-    .values(remaining=Prize.remaining - 1)
-    .execution_options(synchronize_session=False)
+    update(_prizes)
+    .where(_prizes.c.id == bindparam("b_prize_id"), _prizes.c.remaining > 0)
+    .values(remaining=_prizes.c.remaining - 1)
 )
 _TAKE_DAILY = (
-    update(PrizeDay)
-    .where(PrizeDay.prize_id == bindparam("b_prize_id"), PrizeDay.day == bindparam("b_today"))
-    .where(PrizeDay.won < bindparam("b_cap"))
-    .values(won=PrizeDay.won + 1)
-    .execution_options(synchronize_session=False)
+    update(_prize_days)
+    .where(_prize_days.c.prize_id == bindparam("b_prize_id"), _prize_days.c.day == bindparam("b_today"))
+    .where(_prize_days.c.won < bindparam("b_cap"))
+    .values(won=_prize_days.c.won + 1)
 )
 _SPEND_BUDGET = (
-    update(Campaign)
+    update(_campaigns)
     .where(
-        Campaign.id == bindparam("b_campaign_id"),
-        or_(Campaign.budget.is_(None), Campaign.budget_spent + bindparam("b_cost") <= Campaign.budget),
+        _campaigns.c.id == bindparam("b_campaign_id"),
+        or_(
+            _campaigns.c.budget.is_(None),
+            _campaigns.c.budget_spent + bindparam("b_cost") <= _campaigns.c.budget,
+        ),
     )
-    .values(budget_spent=Campaign.budget_spent + bindparam("b_cost"))
-    .execution_options(synchronize_session=False)
+    .values(budget_spent=_campaigns.c.budget_spent + bindparam("b_cost"))
 )
 
 
 @dataclass(frozen=True)
+class PrizeSpec:
+    """A prize as the draw sees it (its counters live in the database, not here)."""
+
+    id: int
+    position: int
+    label: str
+    weight: int
+    stock: int | None
+    daily_cap: int | None
+    offer_id: int | None
+    value: int
+
+
+@dataclass(frozen=True)
+class PlayRecord:
+    id: int
+    proof: dict
+
+
+@dataclass(frozen=True)
 class PlayResult:
-    play: Play
-    prize: Prize | None
+    play: PlayRecord
+    prize: PrizeSpec | None
     voucher: Voucher | None
     plays_left: int
 
@@ -198,7 +269,8 @@ def _find_event(brand_id: int, external_id: str) -> MemberEvent | None:
     ).scalar()
 
 
-def _is_running(campaign: Campaign) -> bool:
+def _is_running(campaign) -> bool:  # type: ignore[no-untyped-def]
+    """Is the campaign (an ORM row or a _PLAYABLE row) open for plays now?"""
     now = timeutil.utcnow()
     return (
         campaign.status == CampaignStatus.ACTIVE
@@ -208,31 +280,34 @@ def _is_running(campaign: Campaign) -> bool:
     )
 
 
-def _candidates(campaign: Campaign, today, now) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
-    """Prizes that may still be won now: stock, today's cap, the budget (and a passed moment) have room."""
-    won_today = dict(
-        db.session.execute(
-            select(PrizeDay.prize_id, PrizeDay.won).where(
-                PrizeDay.day == today, PrizeDay.prize_id.in_([p.id for p in campaign.prizes])
-            )
-        ).all()
-    )
-    spent, budget = db.session.execute(
-        select(Campaign.budget_spent, Campaign.budget).where(Campaign.id == campaign.id)
-    ).one()
-    remaining = dict(
-        db.session.execute(select(Prize.id, Prize.remaining).where(Prize.campaign_id == campaign.id)).all()
-    )
-    paced = [p.id for p in campaign.prizes if p.stock is not None] if campaign.pacing else []
+@lru_cache(maxsize=1024)
+def _prize_specs(campaign_id: int, seed: str) -> tuple[PrizeSpec, ...]:
+    """A campaign's prize table, cached per worker: prizes never change once a campaign has a seed
+    (only drafts can be edited, and activation draws the seed), and the seed keys the cache, so a
+    reused id can never hand out another campaign's prizes."""
+    rows = db.session.execute(_PRIZE_TABLE, {"b_campaign_id": campaign_id}).all()
+    return tuple(PrizeSpec(*row) for row in rows)
+
+
+def _candidates(
+    campaign_id: int, prizes: tuple[PrizeSpec, ...], pacing: bool, today: date, now: datetime
+) -> list[tuple[int, int]]:
+    """Prizes that may still be won now: stock, today's cap, the budget (and a passed moment) have room.
+
+    Read inside the play's write transaction (under SQLite's write lock, it is exact)."""
+    rows = db.session.execute(_PRIZE_ROOM, {"b_campaign_id": campaign_id, "b_today": today}).all()
+    room = {prize_id: (left, won_today or 0) for prize_id, left, won_today, _, _ in rows}
+    _, _, _, spent, budget = rows[0]
+    paced = [p.id for p in prizes if p.stock is not None] if pacing else []
     moments = open_moments(paced, now)
     candidates = []
-    for prize in campaign.prizes:
-        left = remaining[prize.id]
+    for prize in prizes:
+        left, won_today = room[prize.id]
         if prize.id in paced and not moments.get(prize.id):
             continue
         if left is not None and left <= 0:
             continue
-        if prize.daily_cap is not None and won_today.get(prize.id, 0) >= prize.daily_cap:
+        if prize.daily_cap is not None and won_today >= prize.daily_cap:
             continue
         if budget is not None and prize.value and spent + prize.value > budget:
             continue
@@ -240,20 +315,23 @@ def _candidates(campaign: Campaign, today, now) -> list[tuple[int, int]]:  # typ
     return candidates
 
 
-def _try_to_take(campaign: Campaign, prize: Prize, today, now, play_id: int) -> bool:  # type: ignore[no-untyped-def]
+def _try_to_take(
+    campaign_id: int, prize: PrizeSpec, paced: bool, today: date, now: datetime, play_id: int
+) -> bool:
     """Take one unit of the prize's stock, daily cap, budget (and moment), all or none (a savepoint)."""
+    if prize.stock is None and prize.daily_cap is None and not prize.value:
+        return True  # "better luck next time" and other unlimited prizes take no row lock
     session = db.session
     savepoint = session.begin_nested()
-    params = {"b_prize_id": prize.id, "b_campaign_id": campaign.id, "b_today": today, "b_cost": prize.value}
-    # Unlimited prizes ("better luck next time") take no row lock: most plays touch no hot row.
+    params = {"b_prize_id": prize.id, "b_campaign_id": campaign_id, "b_today": today, "b_cost": prize.value}
     ok = prize.stock is None or session.execute(_TAKE_STOCK, params).rowcount == 1
     if ok and prize.daily_cap is not None:
         insert_ignoring_duplicates(PrizeDay, {"prize_id": prize.id, "day": today})
         ok = session.execute(_TAKE_DAILY, {**params, "b_cap": prize.daily_cap}).rowcount == 1
     if ok and prize.value:
         ok = session.execute(_SPEND_BUDGET, params).rowcount == 1
-    if ok and campaign.pacing and prize.stock is not None:
-        ok = claim_moment(prize, play_id, now)
+    if ok and paced and prize.stock is not None:
+        ok = claim_moment(prize.id, play_id, now)
     if ok:
         savepoint.commit()
     else:
@@ -262,73 +340,91 @@ def _try_to_take(campaign: Campaign, prize: Prize, today, now, play_id: int) -> 
 
 
 def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult:
-    """One play, decided on the server: the member's play is used and the prize (if any) issued."""
-    campaign = get_campaign(brand_id, campaign_id)
+    """One play, decided on the server: the member's play is used and the prize (if any) issued.
+
+    The hot path of the service: Core statements built once, the prize table cached per worker,
+    and the plays left returned by the UPDATE that uses the play.
+    """
+    campaign = db.session.execute(_PLAYABLE, {"b_campaign_id": campaign_id, "b_brand_id": brand_id}).first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
     if not _is_running(campaign):
         raise GameConflict(GameErrorCode.CAMPAIGN_NOT_ACTIVE, {"status": campaign.status})
-    member = get_member(brand_id, member_external_id)
-    brand = db.session.get(Brand, brand_id)
-    assert brand is not None and campaign.seed is not None
+    member_id = db.session.execute(
+        _MEMBER_ID, {"b_brand_id": brand_id, "b_external_id": member_external_id}
+    ).scalar()
+    if member_id is None:
+        raise NotFound("No such member.")
+    assert campaign.seed is not None
+    prizes = _prize_specs(campaign.id, campaign.seed)
     now = timeutil.utcnow()
-    today = timeutil.local_date(now, brand.timezone)
-    keys = {"campaign_id": campaign.id, "member_id": member.id}
-    bound = {"b_campaign_id": campaign.id, "b_member_id": member.id}
+    today = timeutil.local_date(now, campaign.timezone)
+    bound = {"b_campaign_id": campaign.id, "b_member_id": member_id}
     with write_transaction() as session:
-        if session.execute(_USE_A_PLAY, bound).rowcount != 1:
+        left = session.execute(_USE_A_PLAY, bound).scalar()
+        if left is None:
             raise GameConflict(GameErrorCode.NO_PLAYS_LEFT)
         if campaign.plays_per_member_per_day is not None:
-            insert_ignoring_duplicates(MemberDay, {**keys, "day": today})
+            insert_ignoring_duplicates(
+                MemberDay, {"campaign_id": campaign.id, "member_id": member_id, "day": today}
+            )
             counted = session.execute(
                 _COUNT_TODAY, {**bound, "b_today": today, "b_limit": campaign.plays_per_member_per_day}
             )
             if counted.rowcount != 1:
                 raise GameConflict(GameErrorCode.DAILY_LIMIT_REACHED)
-        the_play = Play(brand_id=brand_id, campaign_id=campaign.id, member_id=member.id)
-        session.add(the_play)
-        session.flush()
+        play_id = session.execute(
+            _INSERT_PLAY,
+            {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now},
+        ).scalar_one()
 
         if campaign.draw_at is not None:
             # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
-            the_play.proof = {
-                "seed_hash": campaign.seed_hash,
-                "entry": True,
-                "draw_at": campaign.draw_at.isoformat(),
-            }
-            session.flush()
-            record_audit(brand_id, "entry.made", "play", the_play.id, {"campaign_id": campaign.id})
-            return PlayResult(the_play, None, None, plays_left(campaign.id, member.id))
+            proof = {"seed_hash": campaign.seed_hash, "entry": True, "draw_at": campaign.draw_at.isoformat()}
+            session.execute(
+                _FINISH_PLAY, {"b_play_id": play_id, "prize_id": None, "voucher_id": None, "proof": proof}
+            )
+            record_audit(brand_id, "entry.made", "play", play_id, {"campaign_id": campaign.id})
+            return PlayResult(PlayRecord(play_id, proof), None, None, left)
 
-        the_roll = roll(campaign.seed, campaign.id, the_play.id)
-        candidates = _candidates(campaign, today, now)
-        prizes = {p.id: p for p in campaign.prizes}
+        the_roll = roll(campaign.seed, campaign.id, play_id)
+        candidates = _candidates(campaign.id, prizes, campaign.pacing, today, now)
+        by_id = {p.id: p for p in prizes}
         skipped: list[int] = []
-        won: Prize | None = None
+        won: PrizeSpec | None = None
         while (chosen := pick(the_roll, candidates, skipped)) is not None:
-            if _try_to_take(campaign, prizes[chosen], today, now, the_play.id):
-                won = prizes[chosen]
+            if _try_to_take(campaign.id, by_id[chosen], campaign.pacing, today, now, play_id):
+                won = by_id[chosen]
                 break
             skipped.append(chosen)  # ran out between reading and taking: fall to the next outcome
 
         voucher = None
         if won is not None and won.offer_id is not None:
-            offer = session.get(Offer, won.offer_id)
-            assert offer is not None
-            voucher = insert_vouchers(brand, offer, 1, member.id, source="play")[0]
-        the_play.prize_id = won.id if won else None
-        the_play.voucher_id = voucher.id if voucher else None
-        the_play.proof = {
+            offer, brand = session.get(Offer, won.offer_id), session.get(Brand, brand_id)
+            assert offer is not None and brand is not None
+            voucher = insert_vouchers(brand, offer, 1, member_id, source="play")[0]
+        prize_id = won.id if won else None
+        proof = {
             "seed_hash": campaign.seed_hash,
             "roll": the_roll,
             "candidates": candidates,
             "skipped": skipped,
-            "prize_id": the_play.prize_id,
+            "prize_id": prize_id,
         }
-        session.flush()
+        session.execute(
+            _FINISH_PLAY,
+            {
+                "b_play_id": play_id,
+                "prize_id": prize_id,
+                "voucher_id": voucher.id if voucher else None,
+                "proof": proof,
+            },
+        )
         record_audit(
             brand_id,
             "play.made",
             "play",
-            the_play.id,
-            {"campaign_id": campaign.id, "member": member.external_id, "prize_id": the_play.prize_id},
+            play_id,
+            {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id},
         )
-    return PlayResult(the_play, won, voucher, plays_left(campaign.id, member.id))
+    return PlayResult(PlayRecord(play_id, proof), won, voucher, left)

@@ -23,7 +23,7 @@ def current_actor() -> str:
 
 
 # Built once: every state change of the API runs it.
-_INSERT_AUDIT_EVENT = insert(AuditEvent)
+_INSERT_AUDIT_EVENT = insert(AuditEvent.__table__)  # Core: skips the ORM bulk-insert path
 
 
 def record_audit(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -107,6 +110,10 @@ def write_transaction() -> Iterator[Session]:
         return
     session.commit()
     token = _write_lock_wanted.set(True)
+    # A held commit outlives this block, so it cannot hold the writers' queue; it waits on busy_timeout.
+    queue = _writers_queue(session) if held is None else None
+    if queue is not None:
+        queue.acquire()
     try:
         if held is not None:
             session.add(held.row)
@@ -122,7 +129,52 @@ def write_transaction() -> Iterator[Session]:
             held.joined = False
         raise
     finally:
+        if queue is not None:
+            queue.release()
         _write_lock_wanted.reset(token)
+
+
+class WritersQueue:
+    """One SQLite writer at a time across threads and processes, waiting in the kernel, not in sleeps.
+
+    SQLite's own busy handler retries a locked database with sleeps of up to 100 ms, so under
+    load most writers sleep while the lock is free. A thread lock plus flock() on a file beside
+    the database hands the lock over as soon as it is released (flock alone would let two
+    threads of one process in at once: it locks per open file, not per thread).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # open for the life of the process
+
+    def acquire(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_queues: dict[tuple[int, str], WritersQueue] = {}
+_queues_lock = threading.Lock()
+
+
+def _writers_queue(session: Session) -> WritersQueue | None:
+    url = session.get_bind().url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    key = (os.getpid(), url.database)  # a forked worker opens its own file: flock is per open file
+    with _queues_lock:
+        if key not in _queues:
+            _queues[key] = WritersQueue(url.database + "-writers.lock")
+        return _queues[key]
 
 
 def insert_ignoring_duplicates(model: Any, values: dict[str, Any]) -> None:

@@ -67,3 +67,63 @@ def test_spin_the_wheel_and_open_the_won_voucher(live):
         assert page.evaluate("img => img.complete && img.naturalWidth > 0", qr.element_handle())
         assert "30.000" in page.locator("[data-testid=value]").inner_text()
         page.screenshot(path=str(ARTIFACTS / "voucher-page.png"), full_page=True)
+
+
+def _member_link(live, game: str, member: str) -> dict:
+    """A running campaign of `game` that always wins a voucher, a member with one play, and its link."""
+    offer = live.post("/offers", {"name": "Lì xì 20k", "kind": "fixed_amount", "value": 20000}).json()
+    prizes = [{"label": "Lì xì 20k", "weight": 1, "offer_id": offer["id"]}]
+    campaign = live.post("/campaigns", {"name": f"Tết {game}", "game": game, "prizes": prizes}).json()
+    live.post(f"/campaigns/{campaign['id']}/activate", {})
+    live.post("/members", {"external_id": member})
+    live.post(f"/members/{member}/plays", {"campaign_id": campaign["id"], "plays": 1})
+    link = live.post(f"/members/{member}/links", {"campaign_id": campaign["id"]}).json()
+    return {"campaign": campaign, **link}
+
+
+def test_scratch_the_card_with_the_mouse(live):
+    link = _member_link(live, "scratch_card", "b-scratch")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 360, "height": 740}, locale="en-US")
+        page.goto(link["url"])
+        page.get_by_role("button", name="Get a card").click()
+        canvas = page.locator("#scratch-canvas")
+        canvas.wait_for()
+        page.wait_for_function("document.querySelector('#scratch-under').textContent.includes('Lì xì')")
+        assert page.locator("[data-testid=result]").is_hidden()  # nothing shown before scratching
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 5, box["y"] + 10)
+        for step in range(40):  # rub across the card
+            page.mouse.move(box["x"] + 5 + step * box["width"] / 40, box["y"] + 10 + (step % 5) * 25)
+        result = page.locator("[data-testid=result] .win")
+        result.wait_for(timeout=10_000)
+        assert "Lì xì 20k" in result.inner_text()
+        assert page.locator("a.voucher-link").get_attribute("href").startswith(live.server.url + "/v/")
+    stats = live.get(f"/campaigns/{link['campaign']['id']}/stats").json()
+    assert stats["plays"] == 1 and stats["wins"] == 1
+
+
+def test_pick_an_envelope(live):
+    link = _member_link(live, "lucky_draw", "b-envelope")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 360, "height": 740}, locale="vi-VN")
+        page.goto(link["url"])
+        envelope = page.locator("button.envelope").nth(2)
+        envelope.click()
+        page.locator("[data-testid=result] .win").wait_for(timeout=10_000)
+        assert "opened" in (envelope.get_attribute("class") or "")
+        assert page.locator("[data-testid=plays-left]").inner_text() == "0"
+        assert page.locator("button.envelope:enabled").count() == 0
+
+
+def test_without_javascript_the_form_shows_the_server_result(live):
+    link = _member_link(live, "spin_wheel", "b-nojs")
+    with chromium() as browser:
+        context = browser.new_context(java_script_enabled=False, locale="en-US")
+        page = context.new_page()
+        page.goto(link["url"])
+        page.get_by_role("button", name="Spin").click()
+        page.wait_for_load_state()
+        assert "Lì xì 20k" in page.locator("[data-testid=result] .win").inner_text()
+        assert page.locator("[data-testid=plays-left]").inner_text() == "0"
+        assert page.locator("#wheel").get_attribute("data-landed") == "0"
