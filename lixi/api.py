@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from flask import g
 
-from lixi import members, merchants
+from lixi import members, merchants, staff
 from lixi.blueprints import SECURITY, api_blueprint
 from lixi.idempotency import idempotent
 from lixi.schemas import (
+    ErrorSchema,
     MemberInSchema,
     MemberOutSchema,
     MerchantInSchema,
     MerchantListSchema,
     MerchantOutSchema,
+    StaffInSchema,
+    StaffListSchema,
+    StaffOutSchema,
 )
 
-blp = api_blueprint("kernel", __name__, "Merchants (stores) and members (customers) of a brand.")
+blp = api_blueprint("kernel", __name__, "Merchants (stores), their staff and members (customers).")
 
 
 @blp.route("/merchants", methods=["POST"])
@@ -63,3 +67,24 @@ def upsert_member(data: dict):
 def get_member(external_id: str):
     """One member by external_id."""
     return members.get_member(g.brand_id, external_id)
+
+
+@blp.route("/staff", methods=["POST"])
+@idempotent
+@blp.arguments(StaffInSchema)
+@blp.response(201, StaffOutSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="email_taken")
+@blp.doc(security=SECURITY)
+def create_staff(data: dict):
+    """Create a staff account: merchant staff log in at /merchant to scan and redeem at their stores."""
+    return staff.create_staff(
+        g.brand_id, data["email"], data["password"], data["role"], data.get("name"), data["merchant_ids"]
+    )
+
+
+@blp.route("/staff", methods=["GET"])
+@blp.response(200, StaffListSchema)
+@blp.doc(security=SECURITY)
+def list_staff():
+    """The brand's staff accounts."""
+    return {"staff": staff.list_staff(g.brand_id)}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from lixi import errors
+from lixi.auth import init_staff_sessions
 from lixi.config import ROOT, Config
 from lixi.extensions import api, babel, csrf, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
@@ -26,6 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     register_extensions(app)
+    app.before_request(_forget_the_previous_request)
     register_blueprints(app)
     errors.register_errorhandlers(app)
     register_template_helpers(app)
@@ -40,6 +42,18 @@ def select_locale() -> str:
     if wanted in languages:
         return wanted
     return request.accept_languages.best_match(languages) or "vi"
+
+
+# What extensions cache on `g` for one request: the CSRF token, the logged-in staff member.
+_PER_REQUEST_CACHES = ("csrf_token", "_login_user")
+
+
+def _forget_the_previous_request() -> None:
+    """A request shares `g` with the previous one when an app context is already pushed (the test
+    suite holds one for its database work); production pushes a fresh one per request. Drop the
+    extensions' per-request caches so one client's token or user never shows in another's."""
+    for name in _PER_REQUEST_CACHES:
+        g.pop(name, None)
 
 
 class IdConverter(IntegerConverter):
@@ -59,6 +73,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     csrf.init_app(app)
+    init_staff_sessions(app)
     redis_client.init_app(app)
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
@@ -73,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     from games.views import bp as games_pages
     from lixi.api import blp as kernel_api
     from vouchers.api import blp as vouchers_api
+    from vouchers.merchant_views import bp as merchant_pages
     from vouchers.views import bp as vouchers_pages
 
     api.register_blueprint(kernel_api)
@@ -80,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(games_api)
     app.register_blueprint(vouchers_pages)
     app.register_blueprint(games_pages)
+    app.register_blueprint(merchant_pages)
 
 
 def register_commands(app: Flask) -> None:

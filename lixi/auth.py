@@ -1,4 +1,4 @@
-"""Who is calling: brand API keys (hashed, constant-time compare) and the request's tenant."""
+"""Who is calling: brand API keys (hashed, constant-time compare), staff sessions, and the tenant."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask_login import login_user
 from sqlalchemy import select
 
 from lixi.audit import record_audit
-from lixi.errors import Unauthorized
-from lixi.extensions import db
-from lixi.models import ApiKey
+from lixi.database import write_transaction
+from lixi.errors import ErrorCode, Unauthorized, json_error
+from lixi.extensions import db, limiter, login_manager
+from lixi.models import ApiKey, StaffUser
+from lixi.ratelimit import client_ip, configured_limit
+from lixi.staff import load_staff, normalize_email
 
 KEY_PREFIX = "lx"
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -100,3 +104,78 @@ def require_api_key(authorization: str | None) -> None:
     g.brand_id = caller.brand_id
     g.api_key_id = caller.api_key_id
     g.actor = f"api_key:{caller.api_key_id}"
+
+
+# --- Staff log-in (cashiers at /merchant, brand admins at /dashboard) ---------------------------
+
+LOGIN_FAILED = 401  # a failed log-in answers 401, which is what the log-in limits count
+
+
+def _login_account() -> str:
+    """The account a log-in attempt is for: failures count per account however many IPs try it."""
+    email = normalize_email(request.form.get("email", ""))
+    return "login-account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _failed_login(response: Response) -> bool:
+    return response.status_code == LOGIN_FAILED
+
+
+# Failed log-ins per account (the lockout: even the right password waits) and per client address.
+login_per_account = limiter.shared_limit(
+    configured_limit("RATE_LIMIT_LOGIN_PER_ACCOUNT"),
+    scope="login-account",
+    key_func=_login_account,
+    deduct_when=_failed_login,
+    methods=["POST"],
+)
+login_per_ip = limiter.shared_limit(
+    configured_limit("RATE_LIMIT_LOGIN_PER_IP"),
+    scope="login-ip",
+    key_func=client_ip,
+    deduct_when=_failed_login,
+    methods=["POST"],
+)
+
+# Where each area's log-in page is (the dashboard adds its own).
+LOGIN_PAGES = {"/merchant": "merchant.login"}
+
+
+def _ask_to_log_in() -> Response:
+    if request.path.startswith("/merchant/api/"):
+        return json_error(ErrorCode.UNAUTHORIZED, 401, "Your session has ended; log in again.")
+    for prefix, endpoint in LOGIN_PAGES.items():
+        if request.path.startswith(prefix):
+            return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
+    return json_error(ErrorCode.UNAUTHORIZED, 401, "Log in first.")
+
+
+def _load_staff(session_id: str) -> StaffUser | None:
+    try:
+        return load_staff(int(session_id))
+    except ValueError:
+        return None
+
+
+def init_staff_sessions(app: Flask) -> None:
+    login_manager.init_app(app)
+    # "basic": a changed IP or browser marks the session non-fresh instead of dropping it, so a
+    # cashier's phone moving between Wi-Fi and 4G stays logged in.
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(_load_staff)
+    login_manager.unauthorized_handler(_ask_to_log_in)
+
+
+def safe_next(target: str | None, area: str, default: str) -> str:
+    """Where to go after logging in: only a path inside the area, never another site."""
+    if target and target.startswith(area) and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def log_in(user: StaffUser) -> None:
+    session.clear()  # a fresh session at log-in: nothing set before it (fixation) survives
+    login_user(user)
+    session.permanent = True
+    with write_transaction():
+        record_audit(user.brand_id, "staff.logged_in", "staff_user", user.id, actor=f"staff:{user.id}")

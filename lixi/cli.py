@@ -9,7 +9,6 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select, update
 from werkzeug.exceptions import HTTPException
-from werkzeug.security import generate_password_hash
 
 from lixi.auth import create_api_key
 from lixi.brands import create_brand
@@ -19,6 +18,7 @@ from lixi.idempotency import purge_expired_records
 from lixi.members import upsert_member
 from lixi.merchants import create_merchant
 from lixi.models import ApiKey, Brand, Merchant, StaffUser
+from lixi.staff import create_staff
 from lixi.timeutil import utcnow
 
 brands_cli = AppGroup("brands", help="Manage brands (tenants).")
@@ -80,16 +80,9 @@ def seed_demo() -> dict:
         merchant = create_merchant(brand.id, "Lixi Café Nguyễn Huệ", "42 Nguyễn Huệ, Quận 1, TP.HCM")
     staff = db.session.execute(select(StaffUser).where(StaffUser.email == DEMO_STAFF_EMAIL)).scalar()
     if staff is None:
-        with write_transaction():
-            staff = StaffUser(
-                brand_id=brand.id,
-                email=DEMO_STAFF_EMAIL,
-                name="Thu Ngân",
-                password_hash=generate_password_hash(DEMO_STAFF_PASSWORD),
-                role="merchant_staff",
-                merchants=[merchant],
-            )
-            db.session.add(staff)
+        create_staff(
+            brand.id, DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, name="Thu Ngân", merchant_ids=[merchant.id]
+        )
     members = [
         upsert_member(brand.id, external_id, {"name": name})[0]
         for external_id, name in (("demo-001", "Nguyễn Văn An"), ("demo-002", "Trần Thị Bình"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,22 @@ class Config:
         self.RATE_LIMIT_PLAYS_PER_IP = _env("RATE_LIMIT_PLAYS_PER_IP", "600 per minute")
         self.RATE_LIMIT_PLAYS_PER_MEMBER = _env("RATE_LIMIT_PLAYS_PER_MEMBER", "20 per minute")
         self.RATE_LIMIT_PLAYS_PER_DEVICE = _env("RATE_LIMIT_PLAYS_PER_DEVICE", "20 per minute")
+
+        # Staff log-in: failed attempts per account (the lockout) and per client address.
+        self.RATE_LIMIT_LOGIN_PER_ACCOUNT = _env("RATE_LIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes")
+        self.RATE_LIMIT_LOGIN_PER_IP = _env("RATE_LIMIT_LOGIN_PER_IP", "20 per 15 minutes")
+        # The merchant page: scans of unknown codes per cashier and per store (guessing by hand).
+        self.RATE_LIMIT_FAILED_SCANS_PER_STAFF = _env("RATE_LIMIT_FAILED_SCANS_PER_STAFF", "10 per 5 minutes")
+        self.RATE_LIMIT_FAILED_SCANS_PER_STORE = _env("RATE_LIMIT_FAILED_SCANS_PER_STORE", "30 per 5 minutes")
+
+        # Staff sessions: a signed cookie that lasts a shift; Secure when served over HTTPS.
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=float(_env("STAFF_SESSION_HOURS", "12")))
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = (
+            _env("SESSION_COOKIE_SECURE", "1" if self.PUBLIC_BASE_URL.startswith("https://") else "0") == "1"
+        )
+        self.REMEMBER_COOKIE_DURATION = self.PERMANENT_SESSION_LIFETIME
+        self.STAFF_MIN_PASSWORD_LENGTH = int(_env("STAFF_MIN_PASSWORD_LENGTH", "10"))
 
         self.MEMBER_LINK_DAYS = int(_env("MEMBER_LINK_DAYS", "30"))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session cookie

@@ -116,7 +116,10 @@ def write_transaction() -> Iterator[Session]:
         queue.acquire()
     try:
         if held is not None:
+            # Claim the key first: a concurrent twin then fails on the claim (and replays the
+            # winner's answer) instead of on the change itself (say, "already redeemed").
             session.add(held.row)
+            session.flush()
             held.joined = True
         yield session
         if held is not None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -28,6 +29,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    EMAIL_TAKEN = "email_taken"
+    CSRF_FAILED = "csrf_failed"
     INTERNAL = "internal_error"
 
 
@@ -55,6 +58,11 @@ class Unauthorized(DomainError):
 class InvalidRequest(DomainError):
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(ErrorCode.INVALID_REQUEST, 422, message, details)
+
+
+def invalid_field(field: str, message: str) -> InvalidRequest:
+    """A 422 about one field of the request."""
+    return InvalidRequest(message, {"fields": {field: [message]}})
 
 
 class Unavailable(DomainError):
@@ -97,8 +105,12 @@ def json_error(
     return response
 
 
+# Paths whose errors are JSON: the API, and the merchant page's calls from its script.
+JSON_PATHS = ("/api/", "/merchant/api/")
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/openapi.json"
+    return request.path.startswith(JSON_PATHS) or request.path == "/openapi.json"
 
 
 def _retry_after(error: HTTPException) -> dict[str, str]:
@@ -127,7 +139,7 @@ def http_error_response(error: HTTPException) -> Response:
     elif status in (400, 404, 405, 413, 415) and error.description and status != 404:
         message = error.description
     if not _wants_json():
-        return _html_error(status, message)
+        return _html_error(status, message, headers)
     return json_error(code, status, message, details, headers)
 
 
@@ -142,9 +154,9 @@ def _flatten_locations(messages: dict) -> dict:
     return flat
 
 
-def _html_error(status: int, message: str) -> Response:
+def _html_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     html = render_template("error.html", status=status, message=message)
-    return Response(html, status=status, mimetype="text/html")
+    return Response(html, status=status, mimetype="text/html", headers=headers)
 
 
 def _domain_error(error: DomainError) -> Response:
@@ -166,6 +178,14 @@ def _internal(error: Exception) -> Response:
     return json_error(ErrorCode.INTERNAL, 500, "Something went wrong on our side.")
 
 
+def _csrf_failed(error: CSRFError) -> Response:
+    # Also what an expired staff session looks like to the page's script: it reloads to log in.
+    message = "This form has expired or did not come from our page; reload and try again."
+    if not _wants_json():
+        return _html_error(400, message)
+    return json_error(ErrorCode.CSRF_FAILED, 400, message)
+
+
 def _refuse_nul_in_path() -> None:
     # %00 in a URL would reach the database as a NUL, which PostgreSQL cannot store or compare.
     if "\x00" in request.path:
@@ -176,6 +196,7 @@ def register_errorhandlers(app: Flask) -> None:
     """Every API error leaves as JSON with a stable code; pages get an HTML error page."""
     app.before_request(_refuse_nul_in_path)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, http_error_response)
     # Redis or the database gone: the client may retry; never a 500.
     for unavailable in (RedisError, StorageError, OperationalError, PoolTimeoutError):

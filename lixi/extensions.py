@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from flask_babel import Babel
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -25,6 +26,8 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 babel = Babel()
 limiter = Limiter(key_func=client_ip)
+# Staff (cashiers, brand admins) log in to pages with a session cookie.
+login_manager = LoginManager()
 # Pages with forms are protected; the JSON API (bearer keys, no cookies) is exempted per blueprint.
 csrf = CSRFProtect()
 

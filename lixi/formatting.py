@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency
 from flask import Flask, Response, request, url_for
 from flask_babel import get_locale
@@ -34,6 +34,14 @@ def local_datetime(instant: datetime | None, tz_name: str) -> str:
     return format_datetime(local, "medium", tzinfo=local.tzinfo, locale=locale)
 
 
+def local_time(instant: datetime | None, tz_name: str) -> str:
+    """The time of day in the brand's zone (lists of today's events)."""
+    if instant is None:
+        return ""
+    locale = str(get_locale() or "vi")
+    return format_time(instant.astimezone(ZoneInfo(tz_name)), "short", locale=locale)
+
+
 def url_in_language(code: str) -> str:
     """This page in another language, keeping its other query arguments (a member link's token)."""
     args = request.args.to_dict()
@@ -52,5 +60,6 @@ def register_template_helpers(app: Flask) -> None:
     app.after_request(remember_language)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "vi")
     app.jinja_env.globals["url_in_language"] = url_in_language

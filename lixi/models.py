@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Column,
@@ -23,10 +25,8 @@ from sqlalchemy.sql import Select
 
 from lixi.database import UTCDateTime
 from lixi.extensions import db
+from lixi.schemas import MAX_ID  # noqa: F401 - re-exported beside the id columns it bounds
 from lixi.timeutil import utcnow
-
-# Primary keys are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist.
-MAX_ID = 2**31 - 1
 
 
 def scoped(model: Any, brand_id: int) -> Select:
@@ -81,7 +81,12 @@ class Merchant(db.Model):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class StaffUser(db.Model):
+class StaffRole(StrEnum):
+    BRAND_ADMIN = "brand_admin"
+    MERCHANT_STAFF = "merchant_staff"
+
+
+class StaffUser(UserMixin, db.Model):
     """A person who logs in: a brand admin, or merchant staff bound to some of the brand's merchants."""
 
     __tablename__ = "staff_users"
@@ -95,7 +100,11 @@ class StaffUser(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    merchants: Mapped[list[Merchant]] = relationship(secondary=staff_merchants)
+    merchants: Mapped[list[Merchant]] = relationship(secondary=staff_merchants, order_by="Merchant.name")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a disabled account's session stops working
+        return self.disabled_at is None
 
 
 class Member(db.Model):

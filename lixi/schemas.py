@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+# Primary keys are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist. (Here rather
+# than in models.py, which imports this module through the extensions.)
+MAX_ID = 2**31 - 1
+
 
 class Text(fields.String):
     """A string that PostgreSQL can store: NUL characters are refused (SQLite would take them)."""
@@ -80,3 +84,31 @@ class MemberOutSchema(Schema):
     birthday = fields.Date(allow_none=True)
     tier = fields.String()
     created_at = fields.AwareDateTime()
+
+
+class StaffInSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = Text(required=True, load_only=True, validate=validate.Length(max=200))
+    name = Text(validate=validate.Length(max=200), allow_none=True)
+    role = fields.String(
+        load_default="merchant_staff", validate=validate.OneOf(["merchant_staff", "brand_admin"])
+    )
+    merchant_ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
+        load_default=list,
+        validate=validate.Length(max=1000),
+    )
+
+
+class StaffOutSchema(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String(allow_none=True)
+    role = fields.String()
+    merchant_ids = fields.Function(lambda user: [m.id for m in user.merchants])
+    created_at = fields.AwareDateTime()
+    disabled_at = fields.AwareDateTime(allow_none=True)
+
+
+class StaffListSchema(Schema):
+    staff = fields.List(fields.Nested(StaffOutSchema))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from lixi.errors import DomainError, InvalidRequest
+from lixi.errors import DomainError, invalid_field
+
+__all__ = ["VoucherConflict", "VoucherErrorCode", "invalid_field"]
 
 
 class VoucherErrorCode(StrEnum):
@@ -36,8 +38,3 @@ class VoucherConflict(DomainError):
 
     def __init__(self, code: VoucherErrorCode, details: dict[str, Any] | None = None) -> None:
         super().__init__(code, 409, MESSAGES[code], details)
-
-
-def invalid_field(field: str, message: str) -> InvalidRequest:
-    """A 422 about one field of the request."""
-    return InvalidRequest(message, {"fields": {field: [message]}})

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lixi.database import UTCDateTime
 from lixi.extensions import db
-from lixi.models import Member, Merchant
+from lixi.models import Member, Merchant, StaffUser
 from lixi.timeutil import utcnow
 
 
@@ -117,9 +117,13 @@ class Redemption(db.Model):
     bill_amount: Mapped[int | None] = mapped_column(BigInteger)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str] = mapped_column(String(100))
+    # The cashier who scanned it, when redeemed from the merchant page (null from the API).
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(String(500))
+    voided_by: Mapped[str | None] = mapped_column(String(100))
 
     voucher: Mapped[Voucher] = relationship(lazy="joined", innerjoin=True)
     merchant: Mapped[Merchant] = relationship(lazy="joined", innerjoin=True)
+    staff_user: Mapped[StaffUser | None] = relationship()

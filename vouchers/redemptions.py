@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, case, insert, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from lixi.audit import record_audit
+from lixi.audit import current_actor, record_audit
 from lixi.database import write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
@@ -21,7 +21,7 @@ from lixi.models import scoped
 from lixi.timeutil import utcnow
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
 from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
-from vouchers.rules import Check, check_usable, discount_for, lost_race
+from vouchers.rules import Check, amount_off, check_usable, discount_for, lost_race
 from vouchers.service import lookup_voucher
 
 # The statements of the hot path, built once. Each UPDATE is the whole guarantee: it matches
@@ -60,9 +60,7 @@ def validate_voucher(
     """Whether the code can be used now (here, for this bill), and what it would take; changes nothing."""
     voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
     check_usable(voucher, valid_here, bill_amount)
-    if voucher.offer.kind == OfferKind.GIFT_CARD:
-        return Check(voucher, None)
-    return Check(voucher, discount_for(voucher.offer, bill_amount))
+    return Check(voucher, amount_off(voucher, bill_amount))
 
 
 def redeem_voucher(
@@ -73,6 +71,7 @@ def redeem_voucher(
     bill_amount: int | None = None,
     idempotency_key: str | None = None,
     actor: str = "api",
+    staff_user_id: int | None = None,
 ) -> Redemption:
     """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction.
 
@@ -111,6 +110,7 @@ def redeem_voucher(
             "bill_amount": bill_amount,
             "idempotency_key": idempotency_key,
             "actor": actor,
+            "staff_user_id": staff_user_id,
             "created_at": now,
         }
         redemption = session.scalars(_INSERT_REDEMPTION, [row]).one()
@@ -145,7 +145,7 @@ def void_redemption(brand_id: int, redemption_id: int, reason: str | None = None
         result = session.execute(
             update(Redemption)
             .where(Redemption.id == redemption.id, Redemption.voided_at.is_(None))
-            .values(voided_at=now, void_reason=reason)
+            .values(voided_at=now, void_reason=reason, voided_by=current_actor())
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:

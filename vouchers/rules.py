@@ -48,6 +48,13 @@ def discount_for(offer: Offer, bill_amount: int | None) -> int | None:
     return None
 
 
+def amount_off(voucher: Voucher, bill_amount: int | None) -> int | None:
+    """What using the voucher now takes off the bill; None for a gift card (the cashier says how much)."""
+    if voucher.offer.kind == OfferKind.GIFT_CARD:
+        return None
+    return discount_for(voucher.offer, bill_amount)
+
+
 def _last_redemption(voucher: Voucher) -> Redemption | None:
     query = (
         select(Redemption)

@@ -1,0 +1,101 @@
+"""The merchant's counter: check a scanned code at a store, redeem it, today's redemptions, voids.
+
+Everything here goes through the same services as the API (lookup, checks, the conditional
+UPDATE of a redemption, voids); this module adds the store and the cashier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import Brand, StaffUser
+from lixi.timeutil import end_of_local_day, local_date, utcnow
+from vouchers.errors import VoucherConflict
+from vouchers.models import Redemption, Voucher
+from vouchers.redemptions import get_redemption, redeem_voucher, void_redemption
+from vouchers.rules import amount_off, check_usable
+from vouchers.service import lookup_voucher
+
+TODAY_LIMIT = 200  # a busy counter's day fits; the dashboard has the full history
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a scan found: the voucher, why it cannot be used here (if so), and what it takes off now."""
+
+    voucher: Voucher
+    refusal: VoucherConflict | None
+    amount: int | None
+
+
+def staff_actor(user: StaffUser) -> str:
+    return f"staff:{user.id}"
+
+
+def check_at_store(brand_id: int, merchant_id: int, presented: str, bill_amount: int | None) -> Verdict:
+    """Unknown, forged or another brand's code: NotFound (one answer). Otherwise a verdict."""
+    voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
+    try:
+        check_usable(voucher, valid_here, bill_amount)
+    except VoucherConflict as refusal:
+        return Verdict(voucher, refusal, None)
+    return Verdict(voucher, None, amount_off(voucher, bill_amount))
+
+
+def redeem_at_store(
+    user: StaffUser,
+    merchant_id: int,
+    presented: str,
+    amount: int | None,
+    bill_amount: int | None,
+    idempotency_key: str | None,
+) -> Redemption:
+    return redeem_voucher(
+        user.brand_id,
+        presented,
+        merchant_id,
+        amount=amount,
+        bill_amount=bill_amount,
+        idempotency_key=idempotency_key,
+        actor=staff_actor(user),
+        staff_user_id=user.id,
+    )
+
+
+def start_of_local_day(instant: datetime, tz_name: str) -> datetime:
+    return end_of_local_day(local_date(instant, tz_name) - timedelta(days=1), tz_name)
+
+
+def todays_redemptions(brand: Brand, merchant_id: int) -> list[Redemption]:
+    """The store's redemptions since local midnight, newest first."""
+    since = start_of_local_day(utcnow(), brand.timezone)
+    query = (
+        select(Redemption)
+        .where(
+            Redemption.brand_id == brand.id,
+            Redemption.merchant_id == merchant_id,
+            Redemption.created_at >= since,
+        )
+        .order_by(Redemption.id.desc())
+        .limit(TODAY_LIMIT)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def void_window_open(redemption: Redemption) -> bool:
+    window = timedelta(seconds=current_app.config["VOID_WINDOW_SECONDS"])
+    return redemption.voided_at is None and redemption.created_at >= utcnow() - window
+
+
+def void_at_store(brand_id: int, merchant_id: int, redemption_id: int, reason: str) -> Redemption:
+    """Void a redemption made at this store (another store's is not found: staff act where they work)."""
+    redemption = get_redemption(brand_id, redemption_id)
+    if redemption.merchant_id != merchant_id:
+        raise NotFound("No such redemption.")
+    return void_redemption(brand_id, redemption_id, reason)

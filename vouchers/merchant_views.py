@@ -1,0 +1,335 @@
+"""The merchant page (/merchant): staff log in, scan or type a voucher code, check, redeem, void.
+
+Pages are server-rendered; the scanner script posts JSON to /merchant/api/* with the page's CSRF
+token and gets back the verdict both as data and as a rendered card (so money, dates and words
+come out of the same templates and translations as every other page).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import refresh
+from flask_login import current_user, login_required, logout_user
+from marshmallow import Schema, ValidationError, fields, validate
+
+from lixi.auth import LOGIN_FAILED, log_in, login_per_account, login_per_ip, safe_next
+from lixi.errors import DomainError, InvalidRequest, NotFound
+from lixi.extensions import db, limiter
+from lixi.formatting import local_datetime, money
+from lixi.forms import LoginForm, VoidForm
+from lixi.idempotency import idempotent
+from lixi.models import Brand, Merchant
+from lixi.ratelimit import configured_limit, is_code_lookup_failure
+from lixi.schemas import Text
+from lixi.staff import authenticate, works_at
+from vouchers import desk
+from vouchers.errors import VoucherConflict, VoucherErrorCode
+
+bp = Blueprint("merchant", __name__, url_prefix="/merchant")
+bp.before_request(refresh)  # the locale is cached on the app context; each page picks its own
+
+STORE_KEY = "merchant_id"
+MONEY = validate.Range(min=0, max=10**15)
+
+
+@bp.before_request
+def _identify_staff() -> None:
+    """The tenant and the actor of the audit trail, for the services and the idempotency keys."""
+    if current_user.is_authenticated:
+        g.brand_id = current_user.brand_id
+        g.actor = desk.staff_actor(current_user)
+
+
+def _staff_key() -> str:
+    return f"staff:{current_user.get_id()}"
+
+
+def _store_key() -> str:
+    return f"store:{session.get(STORE_KEY)}"
+
+
+# Guessing codes by hand: unknown codes (404) count per cashier and per store, on check and redeem.
+failed_scans_per_staff = limiter.shared_limit(
+    configured_limit("RATE_LIMIT_FAILED_SCANS_PER_STAFF"),
+    scope="failed-scans-staff",
+    key_func=_staff_key,
+    deduct_when=is_code_lookup_failure,
+)
+failed_scans_per_store = limiter.shared_limit(
+    configured_limit("RATE_LIMIT_FAILED_SCANS_PER_STORE"),
+    scope="failed-scans-store",
+    key_func=_store_key,
+    deduct_when=is_code_lookup_failure,
+)
+
+
+class CheckInSchema(Schema):
+    # The raw text the camera read (a voucher URL) or the short code typed by hand.
+    code = Text(required=True, validate=validate.Length(min=1, max=1000))
+    bill_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+
+
+class RedeemInSchema(CheckInSchema):
+    amount = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**15), allow_none=True)
+
+
+def _load(schema: Schema) -> dict[str, Any]:
+    try:
+        return schema.load(request.get_json(silent=True) or {})
+    except ValidationError as error:
+        raise InvalidRequest("Some fields are invalid.", {"fields": error.messages}) from None
+
+
+def _brand() -> Brand:
+    brand = db.session.get(Brand, current_user.brand_id)
+    assert brand is not None
+    return brand
+
+
+def _current_store() -> Merchant | None:
+    """The store this session acts for; a cashier of a single store needs no choice."""
+    store = works_at(current_user, session.get(STORE_KEY))
+    if store is None and len(current_user.merchants) == 1:
+        store = current_user.merchants[0]
+        session[STORE_KEY] = store.id
+    return store
+
+
+def _store_or_refuse() -> Merchant:
+    store = _current_store()
+    if store is None:
+        raise DomainError("store_not_chosen", 409, _("Choose your store first."))
+    return store
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_per_ip
+@login_per_account
+def login() -> Response | tuple[str, int] | str:
+    form = LoginForm()
+    target = safe_next(request.args.get("next"), "/merchant", url_for("merchant.counter"))
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            log_in(user)
+            return redirect(target)
+        return render_template("merchant/login.html", form=form, failed=True), LOGIN_FAILED
+    return render_template("merchant/login.html", form=form, failed=False)
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    return redirect(url_for("merchant.login"))
+
+
+@bp.get("")
+@login_required
+def counter() -> str:
+    """The scanner, the manual entry and today's redemptions at the chosen store."""
+    store = _current_store()
+    brand = _brand()
+    if store is None:
+        return render_template("merchant/stores.html", brand=brand, stores=_stores(brand))
+    return render_template(
+        "merchant/counter.html",
+        brand=brand,
+        store=store,
+        stores=_stores(brand),
+        **_today_context(brand, store),
+    )
+
+
+def _stores(brand: Brand) -> list[Merchant]:
+    if current_user.merchants:
+        return [m for m in current_user.merchants if m.archived_at is None]
+    from lixi.merchants import list_merchants  # brand admins may act at any store
+
+    return list_merchants(brand.id)
+
+
+@bp.post("/store")
+@login_required
+def choose_store() -> Response:
+    try:
+        wanted = int(request.form.get(STORE_KEY, ""))
+    except ValueError:
+        wanted = None
+    if works_at(current_user, wanted) is None:
+        raise NotFound("No such store.")
+    session[STORE_KEY] = wanted
+    return redirect(url_for("merchant.counter"))
+
+
+@bp.post("/api/check")
+@login_required
+@failed_scans_per_staff
+@failed_scans_per_store
+def check() -> Response:
+    """What the scanned code is worth here, and whether it can be redeemed (changes nothing)."""
+    data = _load(CheckInSchema())
+    store = _store_or_refuse()
+    verdict = desk.check_at_store(current_user.brand_id, store.id, data["code"], data.get("bill_amount"))
+    return _verdict_response(verdict, store, data)
+
+
+@bp.post("/api/redeem")
+@login_required
+@failed_scans_per_staff
+@failed_scans_per_store
+@idempotent
+def redeem() -> Response:
+    """Redeem the checked code; the page sends an Idempotency-Key, so a double tap redeems once."""
+    data = _load(RedeemInSchema())
+    store = _store_or_refuse()
+    try:
+        redemption = desk.redeem_at_store(
+            current_user,
+            store.id,
+            data["code"],
+            data.get("amount"),
+            data.get("bill_amount"),
+            request.headers.get("Idempotency-Key"),
+        )
+    except VoucherConflict as refusal:
+        verdict = desk.check_at_store(current_user.brand_id, store.id, data["code"], data.get("bill_amount"))
+        verdict = desk.Verdict(verdict.voucher, verdict.refusal or refusal, None)
+        return _verdict_response(verdict, store, data, status=409)
+    brand = _brand()
+    html = render_template("merchant/_redeemed.html", redemption=redemption, brand=brand)
+    body = {
+        "redeemed": True,
+        "redemption": {
+            "id": redemption.id,
+            "amount": redemption.amount,
+            "voucher_status": redemption.voucher.status,
+            "balance": redemption.voucher.balance,
+        },
+        "message": _("Redeemed: %(amount)s", amount=money(redemption.amount, brand.currency)),
+        "html": html,
+    }
+    response = jsonify(body)
+    response.status_code = 201
+    return response
+
+
+def _verdict_response(verdict: desk.Verdict, store: Merchant, data: dict, status: int = 200) -> Response:
+    brand = _brand()
+    if verdict.refusal:
+        message = refusal_message(verdict.refusal, brand)
+    else:
+        message = _("Valid at %(store)s", store=store.name)
+    voucher = verdict.voucher
+    html = render_template(
+        "merchant/_verdict.html",
+        verdict=verdict,
+        voucher=voucher,
+        offer=voucher.offer,
+        brand=brand,
+        message=message,
+        presented=data["code"],
+        bill_amount=data.get("bill_amount"),
+    )
+    body = {
+        "valid": verdict.refusal is None,
+        "reason": verdict.refusal.code if verdict.refusal else None,
+        "message": message,
+        "voucher": {
+            "code": voucher.code,
+            "kind": voucher.offer.kind,
+            "offer": voucher.offer.name,
+            "value": voucher.offer.value,
+            "balance": voucher.balance,
+            "expires_at": voucher.expires_at.isoformat() if voucher.expires_at else None,
+            "customer": voucher.member.name if voucher.member else None,
+        },
+        "amount": verdict.amount,
+        "html": html,
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def refusal_message(refusal: VoucherConflict, brand: Brand) -> str:
+    """Why the voucher cannot be used, in the cashier's words and language."""
+    details = refusal.details or {}
+    code = refusal.code
+    if code == VoucherErrorCode.ALREADY_REDEEMED and details.get("redeemed_at"):
+        when = local_datetime(datetime.fromisoformat(details["redeemed_at"]), brand.timezone)
+        return _("Already redeemed at %(store)s on %(time)s.", store=details["merchant_name"], time=when)
+    if code == VoucherErrorCode.ALREADY_REDEEMED:
+        return _("Already redeemed.")
+    if code == VoucherErrorCode.EXPIRED and details.get("expired_at"):
+        when = local_datetime(datetime.fromisoformat(details["expired_at"]), brand.timezone)
+        return _("Expired on %(time)s.", time=when)
+    if code == VoucherErrorCode.EXPIRED:
+        return _("Expired.")
+    if code == VoucherErrorCode.VOIDED:
+        return _("This voucher was cancelled by the brand.")
+    if code == VoucherErrorCode.NOT_VALID_HERE:
+        return _("Not valid at this store.")
+    if code == VoucherErrorCode.MIN_BILL_NOT_MET:
+        minimum = money(details.get("min_bill"), brand.currency)
+        return _("Minimum bill not met: the bill must be at least %(amount)s.", amount=minimum)
+    if code == VoucherErrorCode.INSUFFICIENT_BALANCE:
+        balance = money(details.get("balance"), brand.currency)
+        return _("Not enough balance: %(balance)s left.", balance=balance)
+    return refusal.message
+
+
+@bp.get("/today")
+@login_required
+def today() -> str:
+    """Today's redemptions at the store (the page reloads this part after each redemption)."""
+    brand = _brand()
+    store = _store_or_refuse()
+    return render_template("merchant/_today.html", brand=brand, store=store, **_today_context(brand, store))
+
+
+def _today_context(brand: Brand, store: Merchant) -> dict[str, Any]:
+    redemptions = desk.todays_redemptions(brand, store.id)
+    return {
+        "redemptions": redemptions,
+        "voidable": {r.id for r in redemptions if desk.void_window_open(r)},
+        "void_form": VoidForm(),
+        "total": sum(r.amount for r in redemptions if r.voided_at is None),
+    }
+
+
+@bp.post("/redemptions/<int:redemption_id>/void")
+@login_required
+def void(redemption_id: int) -> Response:
+    """Undo a mistaken redemption at this store, within the void window, with a reason."""
+    form = VoidForm()
+    store = _store_or_refuse()
+    if not form.validate_on_submit():
+        flash(_("Say why you are voiding it (at least 3 characters)."), "error")
+        return redirect(url_for("merchant.counter"))
+    try:
+        desk.void_at_store(current_user.brand_id, store.id, redemption_id, form.reason.data or "")
+    except VoucherConflict as refusal:
+        if refusal.code == VoucherErrorCode.VOID_WINDOW_CLOSED:
+            flash(_("Too late to void this one: ask the brand."), "error")
+        else:
+            flash(_("This redemption was already voided."), "error")
+        return redirect(url_for("merchant.counter"))
+    flash(_("Voided. The voucher can be used again."), "ok")
+    return redirect(url_for("merchant.counter"))
