@@ -9,8 +9,8 @@ from flask import request
 from flask_limiter import RequestLimit
 from redis.exceptions import RedisError
 
-from lixi.extensions import limiter, redis_client
-from lixi.ratelimit import client_ip, configured_limit, device_identity, member_identity
+from lixi.extensions import redis_client
+from lixi.ratelimit import client_ip, device_identity, member_identity, shared_limit_from
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ def refusals(campaign_id: int) -> int | None:
 
 
 def _play_limit(setting: str, scope: str, key_func: Callable[[], str]):  # type: ignore[no-untyped-def]
-    return limiter.shared_limit(
-        configured_limit(setting), scope=scope, key_func=key_func, on_breach=count_refusal, methods=["POST"]
-    )
+    return shared_limit_from(setting, scope, key_func, on_breach=count_refusal, methods=["POST"])
 
 
 # The limits on plays, shared by the API and the game page: per client IP, per member, per device.

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from lixi.audit import record_audit
 from lixi.database import write_transaction
 from lixi.errors import ErrorCode, Unauthorized, json_error
-from lixi.extensions import db, limiter, login_manager
+from lixi.extensions import db, login_manager
 from lixi.models import ApiKey, StaffUser
-from lixi.ratelimit import client_ip, configured_limit
+from lixi.ratelimit import client_ip, shared_limit_from
 from lixi.staff import load_staff, normalize_email
 
 KEY_PREFIX = "lx"
@@ -122,19 +122,15 @@ def _failed_login(response: Response) -> bool:
 
 
 # Failed log-ins per account (the lockout: even the right password waits) and per client address.
-login_per_account = limiter.shared_limit(
-    configured_limit("RATE_LIMIT_LOGIN_PER_ACCOUNT"),
-    scope="login-account",
-    key_func=_login_account,
+login_per_account = shared_limit_from(
+    "RATE_LIMIT_LOGIN_PER_ACCOUNT",
+    "login-account",
+    _login_account,
     deduct_when=_failed_login,
     methods=["POST"],
 )
-login_per_ip = limiter.shared_limit(
-    configured_limit("RATE_LIMIT_LOGIN_PER_IP"),
-    scope="login-ip",
-    key_func=client_ip,
-    deduct_when=_failed_login,
-    methods=["POST"],
+login_per_ip = shared_limit_from(
+    "RATE_LIMIT_LOGIN_PER_IP", "login-ip", client_ip, deduct_when=_failed_login, methods=["POST"]
 )
 
 # Where each area's log-in page is (the dashboard adds its own).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from flask import Response, current_app, request
 
@@ -49,3 +50,13 @@ def device_identity() -> str:
 def configured_limit(setting: str) -> Callable[[], str]:
     """A Flask-Limiter limit read from the app's config at request time (so env vars tune it)."""
     return lambda: current_app.config[setting]
+
+
+def shared_limit_from(setting: str, scope: str, key_func: Callable[[], str], **options: Any) -> Any:
+    """A named limit shared by the views it decorates, its value read from config `setting`.
+
+    `options` go to Flask-Limiter (`deduct_when` to count only failures, `methods`, `on_breach`).
+    """
+    from lixi.extensions import limiter  # here: lixi.extensions imports this module for client_ip
+
+    return limiter.shared_limit(configured_limit(setting), scope=scope, key_func=key_func, **options)

@@ -7,7 +7,13 @@ from flask import g, request
 from lixi.blueprints import SECURITY, api_blueprint
 from lixi.extensions import limiter
 from lixi.idempotency import idempotent
-from lixi.ratelimit import api_key_identity, client_ip, configured_limit, is_code_lookup_failure
+from lixi.ratelimit import (
+    api_key_identity,
+    client_ip,
+    configured_limit,
+    is_code_lookup_failure,
+    shared_limit_from,
+)
 from lixi.schemas import ErrorSchema
 from vouchers import offers, redemptions, service
 from vouchers.schemas import (
@@ -27,11 +33,8 @@ blp = api_blueprint("vouchers", __name__, "Offers, vouchers, validation, redempt
 
 
 # Guessing codes: failed look-ups (404) count per client across validate and redeem.
-failed_code_limit = limiter.shared_limit(
-    configured_limit("RATE_LIMIT_FAILED_CODES"),
-    scope="failed-codes",
-    key_func=client_ip,
-    deduct_when=is_code_lookup_failure,
+failed_code_limit = shared_limit_from(
+    "RATE_LIMIT_FAILED_CODES", "failed-codes", client_ip, deduct_when=is_code_lookup_failure
 )
 
 

@@ -29,12 +29,13 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from lixi.auth import LOGIN_FAILED, log_in, login_per_account, login_per_ip, safe_next
 from lixi.errors import DomainError, InvalidRequest, NotFound
-from lixi.extensions import db, limiter
+from lixi.extensions import db
 from lixi.formatting import local_datetime, money
 from lixi.forms import LoginForm, VoidForm
 from lixi.idempotency import idempotent
+from lixi.merchants import list_merchants
 from lixi.models import Brand, Merchant
-from lixi.ratelimit import configured_limit, is_code_lookup_failure
+from lixi.ratelimit import is_code_lookup_failure, shared_limit_from
 from lixi.schemas import Text
 from lixi.staff import authenticate, works_at
 from vouchers import desk
@@ -64,17 +65,11 @@ def _store_key() -> str:
 
 
 # Guessing codes by hand: unknown codes (404) count per cashier and per store, on check and redeem.
-failed_scans_per_staff = limiter.shared_limit(
-    configured_limit("RATE_LIMIT_FAILED_SCANS_PER_STAFF"),
-    scope="failed-scans-staff",
-    key_func=_staff_key,
-    deduct_when=is_code_lookup_failure,
+failed_scans_per_staff = shared_limit_from(
+    "RATE_LIMIT_FAILED_SCANS_PER_STAFF", "failed-scans-staff", _staff_key, deduct_when=is_code_lookup_failure
 )
-failed_scans_per_store = limiter.shared_limit(
-    configured_limit("RATE_LIMIT_FAILED_SCANS_PER_STORE"),
-    scope="failed-scans-store",
-    key_func=_store_key,
-    deduct_when=is_code_lookup_failure,
+failed_scans_per_store = shared_limit_from(
+    "RATE_LIMIT_FAILED_SCANS_PER_STORE", "failed-scans-store", _store_key, deduct_when=is_code_lookup_failure
 )
 
 
@@ -160,9 +155,7 @@ def counter() -> str:
 def _stores(brand: Brand) -> list[Merchant]:
     if current_user.merchants:
         return [m for m in current_user.merchants if m.archived_at is None]
-    from lixi.merchants import list_merchants  # brand admins may act at any store
-
-    return list_merchants(brand.id)
+    return list_merchants(brand.id)  # a brand admin may act at any store
 
 
 @bp.post("/store")
