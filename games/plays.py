@@ -36,6 +36,7 @@ from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.members import get_member, upsert_member
 from lixi.models import Brand, Member
+from lixi.outbox import publish
 from vouchers.models import Offer, Voucher
 from vouchers.service import insert_vouchers
 
@@ -427,4 +428,16 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
             play_id,
             {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id},
         )
+        if won is not None:
+            publish(
+                brand_id,
+                "prize.won",
+                {
+                    "campaign_id": campaign.id,
+                    "play_id": play_id,
+                    "member_external_id": member_external_id,
+                    "prize": {"id": won.id, "label": won.label, "value": won.value},
+                    "voucher_code": voucher.code if voucher else None,
+                },
+            )
     return PlayResult(PlayRecord(play_id, proof), won, voucher, left)

@@ -79,6 +79,8 @@ class Config:
         self.MAX_VOUCHERS_PER_ISSUE = int(_env("MAX_VOUCHERS_PER_ISSUE", "10000"))
         self.QR_CACHE_SECONDS = int(_env("QR_CACHE_SECONDS", str(7 * 24 * 3600)))
         self.IDEMPOTENCY_TTL_HOURS = int(_env("IDEMPOTENCY_TTL_HOURS", "48"))
+        # Background jobs (RQ): the longest a job may run (a 100,000-voucher issue takes ~20 s).
+        self.JOB_TIMEOUT_SECONDS = int(_env("JOB_TIMEOUT_SECONDS", "1800"))
 
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL
         self.RATELIMIT_STRATEGY = "fixed-window"

@@ -127,3 +127,23 @@ class Redemption(db.Model):
     voucher: Mapped[Voucher] = relationship(lazy="joined", innerjoin=True)
     merchant: Mapped[Merchant] = relationship(lazy="joined", innerjoin=True)
     staff_user: Mapped[StaffUser | None] = relationship()
+
+
+class BulkIssue(db.Model):
+    """A large issue run in the background (RQ): its progress, and the batch its vouchers carry."""
+
+    __tablename__ = "bulk_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    count: Mapped[int] = mapped_column(Integer)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | failed
+    batch_id: Mapped[str] = mapped_column(String(32), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    offer: Mapped[Offer] = relationship()

@@ -18,6 +18,7 @@ from lixi.database import write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import scoped
+from lixi.outbox import publish
 from lixi.timeutil import utcnow
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
 from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
@@ -121,6 +122,18 @@ def redeem_voucher(
             voucher.code,
             {"redemption_id": redemption.id, "merchant_id": merchant_id, "amount": taken},
         )
+        publish(
+            brand_id,
+            "voucher.redeemed",
+            {
+                "code": voucher.code,
+                "redemption_id": redemption.id,
+                "merchant_id": merchant_id,
+                "amount": taken,
+                "balance": voucher.balance,
+                "redeemed_at": now.isoformat(),
+            },
+        )
     return redemption
 
 
@@ -173,5 +186,15 @@ def void_redemption(brand_id: int, redemption_id: int, reason: str | None = None
             "redemption",
             redemption.id,
             {"voucher": voucher.code, "amount": redemption.amount, "reason": reason},
+        )
+        publish(
+            brand_id,
+            "redemption.voided",
+            {
+                "code": voucher.code,
+                "redemption_id": redemption.id,
+                "amount": redemption.amount,
+                "reason": reason,
+            },
         )
     return redemption

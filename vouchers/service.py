@@ -16,6 +16,7 @@ from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.members import get_member
 from lixi.models import Brand, Merchant
+from lixi.outbox import publish
 from lixi.signing import BadData, sign, unsign
 from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers.codes import new_code, normalize_code
@@ -26,6 +27,7 @@ from vouchers.rules import lost_race
 
 TOKEN_PURPOSE = "voucher"  # noqa: S105 - a signing salt name, not a secret
 UNKNOWN_CODE = "No voucher matches this code."
+EVENT_CODES_MAX = 100  # a bigger batch's event gives its batch_id; the codes come from the export
 
 
 def voucher_expiry(offer: Offer, tz_name: str, issued_at: datetime) -> datetime | None:
@@ -73,12 +75,21 @@ def _insert_vouchers(
 
 
 def insert_vouchers(
-    brand: Brand, offer: Offer, count: int, member_id: int | None, source: str
+    brand: Brand,
+    offer: Offer,
+    count: int,
+    member_id: int | None,
+    source: str,
+    batch_id: str | None = None,
 ) -> list[Voucher]:
-    """Insert vouchers inside the caller's write transaction (a play issues its prize this way)."""
+    """Insert vouchers inside the caller's write transaction (a play issues its prize this way).
+
+    One audit row and one `voucher.issued` event per call (a bulk issue calls it per chunk,
+    with its own `batch_id`); the event lists the codes of batches up to EVENT_CODES_MAX.
+    """
     now = utcnow()
     expires_at = voucher_expiry(offer, brand.timezone, now)
-    batch_id = secrets.token_hex(8)
+    batch_id = batch_id or secrets.token_hex(8)
     balance = offer.value if offer.kind == OfferKind.GIFT_CARD else None
     rows = [
         {
@@ -104,6 +115,18 @@ def insert_vouchers(
         "voucher_batch",
         batch_id,
         {"offer_id": offer.id, "count": count, "member_id": member_id, "source": source},
+    )
+    publish(
+        brand.id,
+        "voucher.issued",
+        {
+            "batch_id": batch_id,
+            "offer_id": offer.id,
+            "count": count,
+            "source": source,
+            "member_id": member_id,
+            "codes": [v.code for v in vouchers] if count <= EVENT_CODES_MAX else None,
+        },
     )
     return vouchers
 
@@ -209,4 +232,5 @@ def void_voucher(brand_id: int, presented: str, reason: str | None = None) -> Vo
             raise lost_race(voucher, None)
         session.refresh(voucher)
         record_audit(brand_id, "voucher.voided", "voucher", voucher.code, {"reason": reason})
+        publish(brand_id, "voucher.voided", {"code": voucher.code, "reason": reason})
     return voucher

@@ -1,0 +1,61 @@
+"""Background jobs on RQ (Redis): the queue the domains enqueue to, and the worker command.
+
+`flask --app wsgi worker` runs an RQ worker whose jobs execute inside an app context, so a
+job is a plain service function (`vouchers.bulk.run_bulk_issue`, `lixi.webhooks.deliver`…).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
+
+from lixi.extensions import db
+
+QUEUE_NAME = "lixi"
+
+
+def _connection() -> Redis:
+    # RQ stores pickled job data: it needs a client that does not decode responses.
+    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=1.0, socket_timeout=5.0)
+
+
+def queue() -> Queue:
+    return Queue(
+        QUEUE_NAME, connection=_connection(), default_timeout=current_app.config["JOB_TIMEOUT_SECONDS"]
+    )
+
+
+def enqueue(function: Any, *args: Any, **options: Any) -> Job:
+    """Queue `function(*args)` for a worker; `options` are RQ's (retry=Retry(...), job_id=…)."""
+    return queue().enqueue(function, *args, **options)
+
+
+class AppJob(Job):
+    """An RQ job that runs inside the app's context (database session, config, Redis)."""
+
+    app: Flask | None = None
+
+    def perform(self) -> Any:
+        assert self.app is not None, "set AppJob.app before starting the worker"
+        with self.app.app_context():
+            try:
+                return super().perform()
+            finally:
+                db.session.remove()
+
+
+def work(app: Flask, burst: bool = False, in_process: bool = False) -> bool:
+    """Run a worker on the lixi queue until stopped (or, with `burst`, until the queue is empty).
+
+    `in_process` runs jobs in this process (RQ's SimpleWorker): for tests and a single-process
+    `make run`; production forks a process per job (RQ's default Worker).
+    """
+    AppJob.app = app
+    with app.app_context():
+        worker_class = SimpleWorker if in_process else Worker
+        worker = worker_class([queue()], connection=_connection(), job_class=AppJob)
+        return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
