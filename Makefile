@@ -34,8 +34,9 @@ setup: $(VENV)/.installed translations
 run: setup
 	@$(WITH_REDIS) -- sh -c '$(FLASK) db upgrade && \
 	  echo "── demo ──" && $(FLASK) seed-demo && \
-	  echo "── serving on http://$(HOST):$(PORT) ──" && \
-	  $(FLASK) run --host $(HOST) --port $(PORT)'
+	  echo "── serving on http://$(HOST):$(PORT) (and a job worker) ──" && \
+	  { $(FLASK) worker & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
+	    $(FLASK) run --host $(HOST) --port $(PORT); }'
 
 # The whole suite on SQLite (the default) and again on PostgreSQL (production).
 test: lint-check test-sqlite test-pg

@@ -83,6 +83,10 @@ def get_campaign(brand_id: int, campaign_id: int) -> Campaign:
     return campaign
 
 
+def list_campaigns(brand_id: int) -> list[Campaign]:
+    return list(db.session.execute(scoped(Campaign, brand_id).order_by(Campaign.id.desc())).scalars())
+
+
 def change_status(brand_id: int, campaign_id: int, action: str) -> Campaign:
     """activate / pause / end; the first activation draws the seed and publishes its hash."""
     allowed_from, target = TRANSITIONS[action]
@@ -111,3 +115,26 @@ def change_status(brand_id: int, campaign_id: int, action: str) -> Campaign:
             {"status": target.value},
         )
     return campaign
+
+
+def prize_economics(prizes: list[dict], budget: int | None) -> dict:
+    """Odds and cost of a prize table: what the builder previews and the campaign page shows.
+
+    Each prize dict has weight, value and stock (None = unlimited). Expected cost per 1,000
+    plays = 1,000 × Σ odds × value; at full stock = Σ stock × value (None if any valued prize is
+    unlimited, since it has no ceiling but the budget).
+    """
+    total = sum(p["weight"] for p in prizes) or 1
+    rows = [{**p, "odds_percent": round(100 * p["weight"] / total, 2)} for p in prizes]
+    per_thousand = round(1000 * sum(p["weight"] * (p.get("value") or 0) for p in prizes) / total)
+    valued = [p for p in prizes if p.get("value")]
+    full_stock = (
+        None if any(p.get("stock") is None for p in valued) else sum(p["stock"] * p["value"] for p in valued)
+    )
+    return {
+        "prizes": rows,
+        "cost_per_1000_plays": per_thousand,
+        "cost_at_full_stock": full_stock,
+        "budget": budget,
+        "full_stock_over_budget": budget is not None and (full_stock is None or full_stock > budget),
+    }

@@ -1,15 +1,21 @@
-"""Live figures of a campaign: plays, wins, prizes, vouchers, budget spent and liability."""
+"""A campaign's figures: plays, wins, prizes, budget, liability; series, funnel and effectiveness."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from datetime import datetime, timedelta
+from math import ceil
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Text, case, cast, func, select
 
 from games.abuse import refusals
 from games.campaigns import get_campaign
-from games.models import Campaign, Play, Prize
+from games.models import Campaign, MemberEvent, Play, Prize
 from lixi.extensions import db
+from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
-from vouchers.models import Offer, OfferKind, Voucher, VoucherStatus
+from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 
 
 def campaign_stats(brand_id: int, campaign_id: int) -> dict:
@@ -78,4 +84,188 @@ def campaign_stats(brand_id: int, campaign_id: int) -> dict:
         ).scalar_one(),
         "liability": int(liability),
         "refused_for_abuse": refusals(campaign.id),
+    }
+
+
+# --- Series, funnel and effectiveness for the dashboard ---------------------------------------
+
+HOURLY_UP_TO = timedelta(hours=72)  # a longer campaign is charted per day
+
+
+def _window(campaign: Campaign) -> tuple[datetime, datetime]:
+    """From the campaign's start (or first activation) to its end (or now)."""
+    now = utcnow()
+    start = campaign.starts_at or campaign.activated_at or campaign.created_at
+    end = min(campaign.ends_at, now) if campaign.ends_at else now
+    return start, max(end, start)
+
+
+def _bucket(column: Any, hourly: bool, offset_minutes: int) -> Any:
+    """The local hour or day of a UTC timestamp column, as text, on SQLite or PostgreSQL."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        shifted = column + func.make_interval(0, 0, 0, 0, 0, offset_minutes)
+        return func.to_char(shifted, "YYYY-MM-DD HH24:00" if hourly else "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d %H:00" if hourly else "%Y-%m-%d", column, f"{offset_minutes:+d} minutes")
+
+
+def _labels(start: datetime, end: datetime, hourly: bool, zone: ZoneInfo) -> list[str]:
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    local = start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    if not hourly:
+        local = local.replace(hour=0)
+    labels = []
+    while local <= end.astimezone(zone) and len(labels) < 2000:
+        labels.append(local.strftime("%Y-%m-%d %H:00" if hourly else "%Y-%m-%d"))
+        local += step
+    return labels
+
+
+def campaign_series(brand_id: int, campaign_id: int) -> dict:
+    """Plays, wins and redemptions over time (per local hour, or per day for long campaigns)."""
+    campaign = get_campaign(brand_id, campaign_id)
+    brand = db.session.get(Brand, brand_id)
+    assert brand is not None
+    zone = ZoneInfo(brand.timezone)
+    start, end = _window(campaign)
+    hourly = end - start <= HOURLY_UP_TO
+    offset = int((zone.utcoffset(end.replace(tzinfo=None)) or timedelta()).total_seconds() // 60)
+
+    def counts(query: Any, column: Any) -> dict[str, int]:
+        bucket = _bucket(column, hourly, offset).label("bucket")
+        rows = db.session.execute(query.add_columns(bucket).group_by(bucket)).all()
+        return {label: count for count, label in rows}
+
+    plays = counts(select(func.count(Play.id)).where(Play.campaign_id == campaign.id), Play.created_at)
+    wins = counts(
+        select(func.count(Play.id)).where(Play.campaign_id == campaign.id, Play.voucher_id.is_not(None)),
+        Play.created_at,
+    )
+    redemptions = counts(
+        select(func.count(Redemption.id))
+        .join(Play, Play.voucher_id == Redemption.voucher_id)
+        .where(Play.campaign_id == campaign.id, Redemption.voided_at.is_(None)),
+        Redemption.created_at,
+    )
+    labels = sorted(set(_labels(start, end, hourly, zone)) | set(plays) | set(wins) | set(redemptions))
+    return {
+        "unit": "hour" if hourly else "day",
+        "labels": labels,
+        "plays": [plays.get(label, 0) for label in labels],
+        "wins": [wins.get(label, 0) for label in labels],
+        "redemptions": [redemptions.get(label, 0) for label in labels],
+    }
+
+
+def _granting_events(campaign_id: int) -> Any:
+    # Grants are stored as JSON text by json.dumps ({"campaign_id": 5, "plays": 1}) on both
+    # databases, so a LIKE finds the events that granted plays of this campaign.
+    return cast(MemberEvent.grants, Text).like(f'%"campaign_id": {int(campaign_id)},%')
+
+
+def campaign_funnel(brand_id: int, campaign_id: int) -> dict:
+    """Events that earned plays → plays → wins → vouchers redeemed, and the budget's burn rate."""
+    stats = campaign_stats(brand_id, campaign_id)
+    campaign = get_campaign(brand_id, campaign_id)
+    events = db.session.execute(
+        select(func.count(MemberEvent.id)).where(
+            MemberEvent.brand_id == brand_id, _granting_events(campaign.id)
+        )
+    ).scalar_one()
+    start, end = _window(campaign)
+    days = max((end - start).total_seconds() / 86400, 1 / 24)
+    burn = stats["budget_spent"] / days
+    left = None if campaign.budget is None else campaign.budget - stats["budget_spent"]
+    return {
+        "events": events,
+        "plays": stats["plays"],
+        "wins": stats["wins"],
+        "redeemed": stats["vouchers_redeemed"],
+        "burn_per_day": round(burn),
+        "days_of_budget_left": None if left is None or burn == 0 else round(left / burn, 1),
+    }
+
+
+TOP_SHARE = 0.2  # "the top 20% of members by value"
+TOP_ROWS_MAX = 50
+
+
+def campaign_effectiveness(brand_id: int, campaign_id: int) -> dict:
+    """Who took part, how much they bought before and during the campaign, and what it cost.
+
+    Revenue comes from `purchase` events' amounts; "before" is a window as long as the campaign
+    so far, just before it. First-time participants had no event or play with the brand before.
+    """
+    campaign = get_campaign(brand_id, campaign_id)
+    start, end = _window(campaign)
+    before = start - (end - start)
+    participants = select(Play.member_id).where(Play.campaign_id == campaign.id).distinct().subquery()
+    count = db.session.execute(select(func.count()).select_from(participants)).scalar_one()
+    earlier_activity = (
+        select(MemberEvent.member_id)
+        .where(MemberEvent.brand_id == brand_id, MemberEvent.created_at < start)
+        .union(select(Play.member_id).where(Play.brand_id == brand_id, Play.created_at < start))
+        .subquery()
+    )
+    repeat = db.session.execute(
+        select(func.count())
+        .select_from(participants)
+        .where(participants.c.member_id.in_(select(earlier_activity.c.member_id)))
+    ).scalar_one()
+
+    def revenue(since: datetime, until: datetime) -> int:
+        total = db.session.execute(
+            select(func.coalesce(func.sum(MemberEvent.amount), 0)).where(
+                MemberEvent.brand_id == brand_id,
+                MemberEvent.type == "purchase",
+                MemberEvent.member_id.in_(select(participants.c.member_id)),
+                MemberEvent.created_at >= since,
+                MemberEvent.created_at < until,
+            )
+        ).scalar_one()
+        return int(total)
+
+    redeemed_value = int(
+        db.session.execute(
+            select(func.coalesce(func.sum(Redemption.amount), 0))
+            .join(Play, Play.voucher_id == Redemption.voucher_id)
+            .where(Play.campaign_id == campaign.id, Redemption.voided_at.is_(None))
+        ).scalar_one()
+    )
+    stats = campaign_stats(brand_id, campaign_id)
+    during, previous = revenue(start, end), revenue(before, start)
+    spend = func.coalesce(func.sum(MemberEvent.amount), 0).label("spend")
+    ranked = db.session.execute(
+        select(Member.external_id, Member.name, spend)
+        .join(
+            MemberEvent,
+            (MemberEvent.member_id == Member.id)
+            & (MemberEvent.type == "purchase")
+            & (MemberEvent.created_at >= start)
+            & (MemberEvent.created_at < end),
+            isouter=True,
+        )
+        .where(Member.id.in_(select(participants.c.member_id)))
+        .group_by(Member.id, Member.external_id, Member.name)
+        .order_by(spend.desc(), Member.external_id)
+        .limit(min(TOP_ROWS_MAX, max(1, ceil(count * TOP_SHARE))) if count else 0)
+    ).all()
+    return {
+        "participants": count,
+        "first_time": count - repeat,
+        "repeat": repeat,
+        "vouchers_issued": stats["vouchers_issued"],
+        "vouchers_redeemed": stats["vouchers_redeemed"],
+        "redemption_rate": round(stats["vouchers_redeemed"] / stats["vouchers_issued"], 4)
+        if stats["vouchers_issued"]
+        else None,
+        "value_won": stats["budget_spent"],
+        "value_redeemed": redeemed_value,
+        "revenue_before": previous,
+        "revenue_during": during,
+        "net_uplift": during - previous - redeemed_value,
+        "window": {"before": before.isoformat(), "start": start.isoformat(), "end": end.isoformat()},
+        "top_members": [
+            {"external_id": external_id, "name": name, "spend": int(total)}
+            for external_id, name, total in ranked
+        ],
     }

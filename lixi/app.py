@@ -84,6 +84,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from dashboard.campaign_views import bp as dashboard_campaigns
+    from dashboard.catalog_views import bp as dashboard_catalog
+    from dashboard.settings_views import bp as dashboard_settings
+    from dashboard.views import auth_bp as dashboard_auth
+    from dashboard.views import bp as dashboard_home
     from games.api import blp as games_api
     from games.views import bp as games_pages
     from lixi.api import blp as kernel_api
@@ -97,6 +102,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(vouchers_pages)
     app.register_blueprint(games_pages)
     app.register_blueprint(merchant_pages)
+    for dashboard in (
+        dashboard_auth,
+        dashboard_home,
+        dashboard_catalog,
+        dashboard_campaigns,
+        dashboard_settings,
+    ):
+        app.register_blueprint(dashboard)
 
 
 def register_commands(app: Flask) -> None:

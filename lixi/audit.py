@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 
+from lixi.database import write_transaction
 from lixi.extensions import db
 from lixi.models import AuditEvent
 from lixi.timeutil import utcnow
 
+_job_actor: ContextVar[str | None] = ContextVar("lixi_job_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Background work done on someone's behalf (a bulk issue) is audited as theirs."""
+    token = _job_actor.set(actor)
+    try:
+        yield
+    finally:
+        _job_actor.reset(token)
+
 
 def current_actor() -> str:
-    """Who is acting: the API key, the logged-in staff member, or the command line."""
+    """Who is acting: the API key, the logged-in staff member, a job's requester, or the command line."""
+    job_actor = _job_actor.get()
+    if job_actor:
+        return job_actor
     if has_request_context():
         actor = g.get("actor")
         if actor:
@@ -45,3 +65,50 @@ def record_audit(
         "created_at": utcnow(),
     }
     db.session.execute(_INSERT_AUDIT_EVENT, [row])
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+def list_audit_events(
+    brand_id: int,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+) -> list[AuditEvent]:
+    """The brand's audit trail, newest first, a page at a time (`before_id`: the next page)."""
+    query = select(AuditEvent).where(AuditEvent.brand_id == brand_id)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    if since:
+        query = query.where(AuditEvent.created_at >= since)
+    if until:
+        query = query.where(AuditEvent.created_at < until)
+    if before_id:
+        query = query.where(AuditEvent.id < before_id)
+    query = query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE)
+    return list(db.session.execute(query).scalars())
+
+
+def stamp_once(row: Any, attribute: str, action: str, subject_type: str, data: dict[str, Any]) -> bool:
+    """Set a row's moment (archived_at, disabled_at, revoked_at) once, audited, in one transaction.
+
+    A conditional UPDATE: of two people archiving the same thing at once, one stamps and audits
+    it and the other changes nothing. Returns whether this call did it.
+    """
+    model = type(row)
+    with write_transaction() as session:
+        stamped = session.execute(
+            update(model)
+            .where(model.id == row.id, getattr(model, attribute).is_(None))
+            .values({attribute: utcnow()})
+            .execution_options(synchronize_session=False)
+        )
+        if stamped.rowcount == 1:
+            record_audit(row.brand_id, action, subject_type, row.id, data)
+    db.session.refresh(row)
+    return stamped.rowcount == 1

@@ -7,18 +7,20 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import login_user
 from sqlalchemy import select
 
-from lixi.audit import record_audit
+from lixi.audit import record_audit, stamp_once
 from lixi.database import write_transaction
-from lixi.errors import ErrorCode, Unauthorized, json_error
+from lixi.errors import ErrorCode, NotFound, Unauthorized, json_error
 from lixi.extensions import db, login_manager
+from lixi.forms import LoginForm
 from lixi.models import ApiKey, StaffUser
 from lixi.ratelimit import client_ip, shared_limit_from
-from lixi.staff import load_staff, normalize_email
+from lixi.staff import authenticate, load_staff, normalize_email
 
 KEY_PREFIX = "lx"
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -38,6 +40,29 @@ def create_api_key(brand_id: int, name: str = "default") -> tuple[ApiKey, str]:
     db.session.flush()
     record_audit(brand_id, "api_key.created", "api_key", api_key.id, {"name": name, "prefix": prefix})
     return api_key, secret
+
+
+def issue_api_key(brand_id: int, name: str) -> tuple[ApiKey, str]:
+    """A new key, in its own transaction; the secret is shown once."""
+    with write_transaction():
+        return create_api_key(brand_id, name)
+
+
+def list_api_keys(brand_id: int) -> list[ApiKey]:
+    query = select(ApiKey).where(ApiKey.brand_id == brand_id).order_by(ApiKey.id.desc())
+    return list(db.session.execute(query).scalars())
+
+
+def revoke_api_key(brand_id: int, key_id: int) -> ApiKey:
+    """Stops working at once on this worker, within API_KEY_CACHE_SECONDS on the others."""
+    api_key = db.session.execute(
+        select(ApiKey).where(ApiKey.brand_id == brand_id, ApiKey.id == key_id)
+    ).scalar()
+    if api_key is None:
+        raise NotFound("No such API key.")
+    stamp_once(api_key, "revoked_at", "api_key.revoked", "api_key", {"prefix": api_key.prefix})
+    forget_cached_keys()
+    return api_key
 
 
 def _parse_bearer(header: str) -> tuple[str, str] | None:
@@ -134,7 +159,7 @@ login_per_ip = shared_limit_from(
 )
 
 # Where each area's log-in page is (the dashboard adds its own).
-LOGIN_PAGES = {"/merchant": "merchant.login"}
+LOGIN_PAGES = {"/merchant": "merchant.login", "/dashboard": "dashboard_auth.login"}
 
 
 def _ask_to_log_in() -> Response:
@@ -167,6 +192,20 @@ def safe_next(target: str | None, area: str, default: str) -> str:
     if target and target.startswith(area) and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def log_in_page(area: str, home: str, roles: tuple[str, ...], title: str, subtitle: str) -> Any:
+    """The log-in form of an area (/merchant, /dashboard): only `roles` may enter through it."""
+    form = LoginForm()
+    target = safe_next(request.args.get("next"), area, url_for(home))
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is not None and user.role in roles:
+            log_in(user)
+            return redirect(target)
+        page = render_template("login.html", form=form, failed=True, title=title, subtitle=subtitle)
+        return page, LOGIN_FAILED
+    return render_template("login.html", form=form, failed=False, title=title, subtitle=subtitle)
 
 
 def log_in(user: StaffUser) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 
 import click
 from flask import Flask, current_app
@@ -24,7 +26,9 @@ from lixi.timeutil import utcnow
 brands_cli = AppGroup("brands", help="Manage brands (tenants).")
 
 DEMO_SLUG = "lixi-demo"
+log = logging.getLogger(__name__)
 DEMO_STAFF_EMAIL = "staff@demo.lixi.vn"
+DEMO_ADMIN_EMAIL = "admin@demo.lixi.vn"
 DEMO_STAFF_PASSWORD = "lixi-demo-1234"  # noqa: S105 - the public demo login, printed by seed-demo
 
 
@@ -78,11 +82,13 @@ def seed_demo() -> dict:
     merchant = db.session.execute(select(Merchant).where(Merchant.brand_id == brand.id)).scalar()
     if merchant is None:
         merchant = create_merchant(brand.id, "Lixi Café Nguyễn Huệ", "42 Nguyễn Huệ, Quận 1, TP.HCM")
-    staff = db.session.execute(select(StaffUser).where(StaffUser.email == DEMO_STAFF_EMAIL)).scalar()
-    if staff is None:
+    known = set(db.session.execute(select(StaffUser.email).where(StaffUser.brand_id == brand.id)).scalars())
+    if DEMO_STAFF_EMAIL not in known:
         create_staff(
             brand.id, DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, name="Thu Ngân", merchant_ids=[merchant.id]
         )
+    if DEMO_ADMIN_EMAIL not in known:
+        create_staff(brand.id, DEMO_ADMIN_EMAIL, DEMO_STAFF_PASSWORD, role="brand_admin", name="Quản lý")
     members = [
         upsert_member(brand.id, external_id, {"name": name})[0]
         for external_id, name in (("demo-001", "Nguyễn Văn An"), ("demo-002", "Trần Thị Bình"))
@@ -111,6 +117,7 @@ def seed_demo() -> dict:
         "offer_id": offer.id,
         "member_external_ids": [m.external_id for m in members],
         "staff_login": {"email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
+        "admin_login": {"email": DEMO_ADMIN_EMAIL, "password": DEMO_STAFF_PASSWORD},
         "voucher_code": voucher.code,
         "campaign_id": campaign.id,
         "urls": _existing_pages(
@@ -197,6 +204,37 @@ def register(app: Flask) -> None:
             {"drawn": drawn} if as_json else {f"campaign {k}": f"{v} winners" for k, v in drawn.items()},
             as_json,
         )
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+    @click.option("--in-process", is_flag=True, help="Run jobs in this process (no fork per job).")
+    def worker_command(burst: bool, in_process: bool) -> None:
+        """Run background jobs (bulk issues, webhook deliveries) and sweep the outbox for lost ones."""
+        from lixi.jobs import work
+        from lixi.webhooks import sweep
+
+        interval = current_app.config["WEBHOOK_SWEEP_SECONDS"]
+        stop = threading.Event()
+
+        def sweep_forever(flask_app: Flask) -> None:
+            # Catches what a Redis outage or a killed worker left behind (see lixi.outbox).
+            while not stop.wait(interval):
+                with flask_app.app_context():
+                    try:
+                        sweep()
+                    except Exception:  # noqa: BLE001 - keep sweeping; the next round retries
+                        log.exception("outbox sweep failed")
+                    finally:
+                        db.session.remove()
+
+        sweeper = threading.Thread(
+            target=sweep_forever, args=(current_app._get_current_object(),), daemon=True
+        )  # type: ignore[attr-defined]
+        sweeper.start()
+        try:
+            work(current_app._get_current_object(), burst=burst, in_process=in_process)  # type: ignore[attr-defined]
+        finally:
+            stop.set()
 
     @app.cli.command("purge-idempotency")
     def purge_idempotency_command() -> None:

@@ -73,6 +73,8 @@ class Config:
         self.STAFF_MIN_PASSWORD_LENGTH = int(_env("STAFF_MIN_PASSWORD_LENGTH", "10"))
 
         self.MEMBER_LINK_DAYS = int(_env("MEMBER_LINK_DAYS", "30"))
+        # How often a campaign's dashboard page refreshes its figures and charts.
+        self.DASHBOARD_REFRESH_SECONDS = float(_env("DASHBOARD_REFRESH_SECONDS", "5"))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session cookie
 
         self.VOID_WINDOW_SECONDS = int(_env("VOID_WINDOW_SECONDS", str(24 * 3600)))
@@ -81,6 +83,22 @@ class Config:
         self.IDEMPOTENCY_TTL_HOURS = int(_env("IDEMPOTENCY_TTL_HOURS", "48"))
         # Background jobs (RQ): the longest a job may run (a 100,000-voucher issue takes ~20 s).
         self.JOB_TIMEOUT_SECONDS = int(_env("JOB_TIMEOUT_SECONDS", "1800"))
+
+        # Webhooks: tries per delivery, each POST's timeout, the retry back-off (base × 2**attempts,
+        # capped at an hour), how often the worker sweeps for work lost with Redis, and the SSRF
+        # guard (endpoints on loopback/private/link-local addresses are refused unless this is 1).
+        self.WEBHOOK_MAX_ATTEMPTS = int(_env("WEBHOOK_MAX_ATTEMPTS", "8"))
+        self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "5"))
+        self.WEBHOOK_RETRY_BASE_SECONDS = float(_env("WEBHOOK_RETRY_BASE_SECONDS", "1"))
+        self.WEBHOOK_SWEEP_SECONDS = int(_env("WEBHOOK_SWEEP_SECONDS", "30"))
+        self.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = _env("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "0") == "1"
+
+        # Bulk issues and CSV exports: the largest bulk issue; vouchers per bulk transaction (a
+        # crashed worker redoes at most one chunk, and other SQLite writers wait at most one chunk);
+        # rows per page of a streamed export (what an export holds in memory at once).
+        self.MAX_BULK_ISSUE = int(_env("MAX_BULK_ISSUE", "100000"))
+        self.BULK_ISSUE_CHUNK = int(_env("BULK_ISSUE_CHUNK", "2000"))
+        self.EXPORT_CHUNK_ROWS = int(_env("EXPORT_CHUNK_ROWS", "1000"))
 
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL
         self.RATELIMIT_STRATEGY = "fixed-window"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from lixi.audit import record_audit
+from lixi.audit import record_audit, stamp_once
 from lixi.database import write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
@@ -37,3 +37,19 @@ def merchant_ids_of_brand(brand_id: int, merchant_ids: list[int]) -> list[int]:
         select(Merchant.id).where(Merchant.brand_id == brand_id, Merchant.id.in_(merchant_ids))
     ).scalars()
     return list(found)
+
+
+def update_merchant(brand_id: int, merchant_id: int, name: str, address: str | None) -> Merchant:
+    merchant = get_merchant(brand_id, merchant_id)
+    with write_transaction() as session:
+        merchant.name, merchant.address = name.strip(), address
+        session.add(merchant)
+        record_audit(brand_id, "merchant.updated", "merchant", merchant.id, {"name": merchant.name})
+    return merchant
+
+
+def archive_merchant(brand_id: int, merchant_id: int) -> Merchant:
+    """The store closes: its staff can no longer act there; its history stays."""
+    merchant = get_merchant(brand_id, merchant_id)
+    stamp_once(merchant, "archived_at", "merchant.archived", "merchant", {"name": merchant.name})
+    return merchant

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from lixi.audit import record_audit
+from lixi.audit import record_audit, stamp_once
 from lixi.database import write_transaction
 from lixi.errors import DomainError, ErrorCode, NotFound, invalid_field
 from lixi.extensions import db
@@ -96,3 +96,10 @@ def works_at(user: StaffUser, merchant_id: int | None) -> Merchant | None:
         merchant = db.session.get(Merchant, merchant_id)
         return merchant if merchant is not None and merchant.brand_id == user.brand_id else None
     return next((m for m in user.merchants if m.id == merchant_id and m.archived_at is None), None)
+
+
+def disable_staff(brand_id: int, staff_id: int) -> StaffUser:
+    """The account can no longer log in; its open sessions end at their next request."""
+    user = get_staff(brand_id, staff_id)
+    stamp_once(user, "disabled_at", "staff.disabled", "staff_user", {"email": user.email})
+    return user

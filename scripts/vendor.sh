@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 BARCODE_DETECTOR=3.2.2  # the merchant scanner's BarcodeDetector ponyfill
 ZXING_WASM=3.1.3        # the ZXing-C++ WebAssembly that barcode-detector $BARCODE_DETECTOR is built against
+CHART_JS=4.6.1          # the dashboard's charts
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -41,11 +42,19 @@ cp "$zxing/LICENSE" "$dest/LICENSE.zxing-wasm"
 sha=$(sha256sum "$dest/zxing_reader.wasm" | cut -d' ' -f1)
 grep -q "$sha" "$dest/ponyfill.js" || { echo "zxing_reader.wasm does not match the ponyfill" >&2; exit 1; }
 
+charts=$(unpack chart.js "$CHART_JS")
+rm -rf static/vendor/chart.js
+mkdir -p static/vendor/chart.js
+# The UMD build defines window.Chart; no bundler, no module loader.
+cp "$charts/dist/chart.umd.js" static/vendor/chart.js/chart.umd.js
+cp "$charts/LICENSE.md" static/vendor/chart.js/LICENSE.md
+
 {
     echo "# Vendored front-end files (refresh with scripts/vendor.sh; do not edit by hand)"
     echo "barcode-detector $BARCODE_DETECTOR (MIT) barcode-detector/ponyfill.js"
     echo "zxing-wasm $ZXING_WASM (MIT; ZXing-C++ is Apache-2.0) barcode-detector/zxing_reader.wasm"
-    (cd static/vendor && sha256sum barcode-detector/ponyfill.js barcode-detector/zxing_reader.wasm)
+    echo "chart.js $CHART_JS (MIT) chart.js/chart.umd.js"
+    (cd static/vendor && sha256sum barcode-detector/ponyfill.js barcode-detector/zxing_reader.wasm chart.js/chart.umd.js)
 } > static/vendor/VERSIONS
 echo "vendored into static/vendor/:"
 cat static/vendor/VERSIONS

@@ -27,17 +27,17 @@ from flask_babel import refresh
 from flask_login import current_user, login_required, logout_user
 from marshmallow import Schema, ValidationError, fields, validate
 
-from lixi.auth import LOGIN_FAILED, log_in, login_per_account, login_per_ip, safe_next
+from lixi.auth import log_in_page, login_per_account, login_per_ip
 from lixi.errors import DomainError, InvalidRequest, NotFound
 from lixi.extensions import db
 from lixi.formatting import local_datetime, money
-from lixi.forms import LoginForm, VoidForm
+from lixi.forms import VoidForm
 from lixi.idempotency import idempotent
 from lixi.merchants import list_merchants
-from lixi.models import Brand, Merchant
+from lixi.models import Brand, Merchant, StaffRole
 from lixi.ratelimit import is_code_lookup_failure, shared_limit_from
 from lixi.schemas import Text
-from lixi.staff import authenticate, works_at
+from lixi.staff import works_at
 from vouchers import desk
 from vouchers.errors import VoucherConflict, VoucherErrorCode
 
@@ -115,16 +115,15 @@ def _store_or_refuse() -> Merchant:
 @bp.route("/login", methods=["GET", "POST"])
 @login_per_ip
 @login_per_account
-def login() -> Response | tuple[str, int] | str:
-    form = LoginForm()
-    target = safe_next(request.args.get("next"), "/merchant", url_for("merchant.counter"))
-    if form.validate_on_submit():
-        user = authenticate(form.email.data or "", form.password.data or "")
-        if user is not None:
-            log_in(user)
-            return redirect(target)
-        return render_template("merchant/login.html", form=form, failed=True), LOGIN_FAILED
-    return render_template("merchant/login.html", form=form, failed=False)
+def login() -> Any:
+    """Cashiers (and brand admins) log in to scan."""
+    return log_in_page(
+        "/merchant",
+        "merchant.counter",
+        (StaffRole.MERCHANT_STAFF, StaffRole.BRAND_ADMIN),
+        _("Merchant log-in"),
+        _("For store staff: scan and redeem vouchers."),
+    )
 
 
 @bp.post("/logout")

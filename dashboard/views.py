@@ -1,0 +1,70 @@
+"""The dashboard's front door: log-in, the overview of a brand's programme, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import refresh
+from flask_login import current_user, logout_user
+
+from dashboard.access import admin_blueprint, current_brand, local_day_bounds
+from games.campaigns import list_campaigns
+from games.stats import campaign_stats
+from lixi.audit import list_audit_events
+from lixi.auth import log_in_page, login_per_account, login_per_ip
+from lixi.models import StaffRole
+
+auth_bp = Blueprint("dashboard_auth", __name__, url_prefix="/dashboard")
+auth_bp.before_request(refresh)
+bp = admin_blueprint("dashboard", __name__)
+
+
+@auth_bp.route("/login", methods=["GET", "POST"])
+@login_per_ip
+@login_per_account
+def login() -> Any:
+    """Brand admins log in."""
+    return log_in_page(
+        "/dashboard",
+        "dashboard.home",
+        (StaffRole.BRAND_ADMIN,),
+        _("Brand dashboard"),
+        _("For brand admins: campaigns, vouchers, stores and figures."),
+    )
+
+
+@auth_bp.post("/logout")
+def logout() -> Any:
+    """Log out (a POST with the CSRF token, so no other site can log anyone out)."""
+    if current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    return redirect(url_for("dashboard_auth.login"))
+
+
+@bp.get("")
+def home() -> str:
+    """The programme at a glance: every campaign with its live figures."""
+    brand = current_brand()
+    campaigns = list_campaigns(brand.id)
+    figures = {c.id: campaign_stats(brand.id, c.id) for c in campaigns[:20]}
+    return render_template("dashboard/home.html", brand=brand, campaigns=campaigns, figures=figures)
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    """Who changed what, when: filter by person, action and dates; newest first."""
+    brand = current_brand()
+    since, until = local_day_bounds(request.args.get("since"), request.args.get("until"), brand.timezone)
+    before_id = request.args.get("before", type=int)
+    events = list_audit_events(
+        brand.id,
+        actor=request.args.get("actor") or None,
+        action=request.args.get("action") or None,
+        since=since,
+        until=until,
+        before_id=before_id,
+    )
+    return render_template("dashboard/audit.html", brand=brand, events=events, filters=request.args)

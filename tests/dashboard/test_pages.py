@@ -1,0 +1,282 @@
+"""The dashboard's pages: log-in, scoping to the admin's brand, CSRF on every form, the flows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from flask.testing import FlaskClient
+
+from lixi.extensions import db
+from lixi.jobs import work
+from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token
+
+ADMIN = "admin@brand-a.vn"
+
+
+def make_admin(brand_id: int, email: str) -> None:
+    from lixi.staff import create_staff
+
+    create_staff(brand_id, email, PASSWORD, "brand_admin", "Admin", [])
+
+
+def logged_in(app, email: str) -> FlaskClient:
+    client = app.test_client()
+    page = client.get("/dashboard/login")
+    token = form_token(page.get_data(as_text=True))
+    response = client.post(
+        "/dashboard/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def token_of(client: FlaskClient, path: str = "/dashboard") -> str:
+    return page_token(client.get(path).get_data(as_text=True))
+
+
+@pytest.fixture
+def two_brands(app, make_brand):
+    """Brand A with an admin; brand B with one of everything the dashboard shows."""
+    a, b = make_brand("Brand A"), make_brand("Brand B")
+    make_admin(a.id, ADMIN)
+    client = app.test_client()
+
+    def api(who, path, body):
+        response = client.post(f"/api/v1{path}", json=body, headers=who.headers)
+        assert response.status_code in (200, 201), response.get_json()
+        return response.get_json()
+
+    store = api(b, "/merchants", {"name": "B store"})
+    offer = api(b, "/offers", {"name": "B offer", "kind": "fixed_amount", "value": 10000})
+    prizes = [{"label": "B prize", "weight": 1, "offer_id": offer["id"], "value": 10000}]
+    campaign = api(b, "/campaigns", {"name": "B campaign", "game": "spin_wheel", "prizes": prizes})
+    cashier = api(b, "/staff", {"email": "cashier@b.vn", "password": PASSWORD, "merchant_ids": [store["id"]]})
+    from lixi.auth import list_api_keys
+    from lixi.webhooks import create_endpoint
+    from vouchers.bulk import start_bulk_issue
+
+    app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True
+    endpoint = create_endpoint(b.id, "http://127.0.0.1:9/hook", [])
+    bulk = start_bulk_issue(b.id, offer["id"], 5, "test")
+    return {
+        "a": a,
+        "b": b,
+        "store": store["id"],
+        "offer": offer["id"],
+        "campaign": campaign["id"],
+        "staff": cashier["id"],
+        "key": list_api_keys(b.id)[0].id,
+        "endpoint": endpoint.id,
+        "bulk": bulk.id,
+    }
+
+
+def test_pages_need_a_brand_admin(app, two_brands, api, merchant):
+    anonymous = app.test_client()
+    response = anonymous.get("/dashboard/campaigns")
+    assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
+    # A cashier of the same brand cannot log in here, and their merchant session shows no dashboard.
+    api.post("/staff", {"email": "cashier@a.vn", "password": PASSWORD, "merchant_ids": [merchant["id"]]})
+    client = app.test_client()
+    token = form_token(client.get("/dashboard/login").get_data(as_text=True))
+    refused = client.post(
+        "/dashboard/login", data={"email": "cashier@a.vn", "password": PASSWORD, "csrf_token": token}
+    )
+    assert refused.status_code == 401
+    token = form_token(client.get("/merchant/login").get_data(as_text=True))
+    client.post("/merchant/login", data={"email": "cashier@a.vn", "password": PASSWORD, "csrf_token": token})
+    assert client.get("/merchant").status_code == 200
+    assert client.get("/dashboard").status_code == 404
+
+
+def test_an_admin_of_brand_a_gets_404_for_every_page_and_export_of_brand_b(app, two_brands):
+    ids = two_brands
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    pages = [
+        f"/dashboard/offers/{ids['offer']}",
+        f"/dashboard/stores/{ids['store']}",
+        f"/dashboard/campaigns/{ids['campaign']}",
+        f"/dashboard/campaigns/{ids['campaign']}/figures.json",
+        f"/dashboard/issues/{ids['bulk']}",
+        f"/dashboard/issues/{ids['bulk']}/progress.json",
+        f"/dashboard/issues/{ids['bulk']}/vouchers.csv",
+        *(
+            f"/dashboard/exports/{kind}.csv?campaign_id={ids['campaign']}"
+            for kind in ("vouchers", "redemptions", "plays", "members")
+        ),
+    ]
+    for path in pages:
+        assert client.get(path).status_code == 404, path
+    actions = [
+        f"/dashboard/offers/{ids['offer']}",
+        f"/dashboard/offers/{ids['offer']}/archive",
+        f"/dashboard/stores/{ids['store']}",
+        f"/dashboard/stores/{ids['store']}/archive",
+        f"/dashboard/staff/{ids['staff']}/disable",
+        f"/dashboard/campaigns/{ids['campaign']}/activate",
+        f"/dashboard/campaigns/{ids['campaign']}/end",
+        f"/dashboard/api-keys/{ids['key']}/revoke",
+        f"/dashboard/webhooks/{ids['endpoint']}/disable",
+    ]
+    for path in actions:
+        assert client.post(path, data={"csrf_token": token, "name": "x"}).status_code == 404, path
+    # Nothing of brand B leaks into brand A's lists and exports either.
+    for path in (
+        "/dashboard",
+        "/dashboard/offers",
+        "/dashboard/stores",
+        "/dashboard/staff",
+        "/dashboard/campaigns",
+        "/dashboard/audit",
+        "/dashboard/webhooks",
+        "/dashboard/issues",
+        "/dashboard/api-keys",
+    ):
+        body = client.get(path).get_data(as_text=True)
+        assert (
+            "B offer" not in body
+            and "B store" not in body
+            and "B campaign" not in body
+            and "cashier@b.vn" not in body
+        ), path
+    for kind in ("vouchers", "redemptions", "plays", "members"):
+        rows = list(
+            csv.reader(io.StringIO(client.get(f"/dashboard/exports/{kind}.csv").get_data(as_text=True)))
+        )
+        assert len(rows) == 1, kind  # the header only
+    from lixi.extensions import db
+    from lixi.models import Merchant
+
+    assert db.session.get(Merchant, ids["store"]).archived_at is None  # B's store untouched
+
+
+def test_every_form_needs_the_csrf_token(app, two_brands):
+    client = logged_in(app, ADMIN)
+    posts = sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/dashboard") and "POST" in (rule.methods or ())
+    )
+    assert len(posts) >= 15
+    for rule in posts:
+        path = re.sub(r"<any\([^)]*\):action>", "activate", rule)
+        path = re.sub(r"<int:\w+>", "1", path)
+        response = client.post(path, data={"name": "x", "email": "x@y.vn", "password": "x" * 12})
+        assert response.status_code == 400, (rule, response.status_code)
+
+
+def test_offers_stores_and_staff_through_the_forms(app, brand):
+    make_admin(brand.id, ADMIN)
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    assert (
+        client.post(
+            "/dashboard/stores", data={"csrf_token": token, "name": "Quận 1", "address": "1 Lê Lợi"}
+        ).status_code
+        == 302
+    )
+    page = client.post(
+        "/dashboard/offers",
+        data={
+            "csrf_token": token,
+            "name": "Giảm 50k",
+            "kind": "fixed_amount",
+            "value": "50.000",
+            "valid_days": "30",
+        },
+    )
+    assert page.status_code == 302
+    bad = client.post(
+        "/dashboard/offers", data={"csrf_token": token, "name": "", "kind": "percent", "value": "250"}
+    )
+    assert bad.status_code == 422 and 'data-testid="form-errors"' in bad.get_data(as_text=True)
+    from lixi.merchants import list_merchants
+    from vouchers.offers import list_offers
+
+    offer = list_offers(brand.id)[0]
+    store = list_merchants(brand.id)[0]
+    assert offer.value == 50000 and offer.valid_days == 30
+    edited = client.post(
+        f"/dashboard/offers/{offer.id}",
+        data={
+            "csrf_token": token,
+            "name": "Giảm 50k Tết",
+            "min_bill": "200000",
+            "merchant_ids": [str(store.id)],
+        },
+    )
+    assert edited.status_code == 302
+    from lixi.extensions import db
+
+    db.session.refresh(offer)
+    assert offer.name == "Giảm 50k Tết" and offer.min_bill == 200000 and offer.merchant_ids == [store.id]
+    assert offer.valid_days is None  # emptied on the form: cleared
+    staff = client.post(
+        "/dashboard/staff",
+        data={
+            "csrf_token": token,
+            "email": "mai@cafe.vn",
+            "name": "Mai",
+            "password": PASSWORD,
+            "role": "merchant_staff",
+            "merchant_ids": [str(store.id)],
+        },
+    )
+    assert staff.status_code == 302
+    assert client.post(f"/dashboard/offers/{offer.id}/archive", data={"csrf_token": token}).status_code == 302
+    audit = client.get("/dashboard/audit?action=offer.").get_data(as_text=True)
+    assert "offer.created" in audit and "offer.updated" in audit and "offer.archived" in audit
+    assert "staff.created" not in audit  # the filter works
+    mine = client.get(f"/dashboard/audit?actor=staff:{_admin_id(brand.id)}").get_data(as_text=True)
+    assert "merchant.created" in mine
+
+
+def _admin_id(brand_id: int) -> int:
+    from lixi.staff import list_staff
+
+    return next(u.id for u in list_staff(brand_id) if u.email == ADMIN)
+
+
+def test_api_keys_are_shown_once_and_revoked(app, brand):
+    make_admin(brand.id, ADMIN)
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    page = client.post("/dashboard/api-keys", data={"csrf_token": token, "name": "pos"}).get_data(
+        as_text=True
+    )
+    secret = re.search(r'data-testid="new-key">([^<]+)<', page).group(1)
+    assert client.get("/api/v1/merchants", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert secret not in client.get("/dashboard/api-keys").get_data(as_text=True)
+    from lixi.auth import list_api_keys
+
+    key_id = next(k.id for k in list_api_keys(brand.id) if k.name == "pos")
+    client.post(f"/dashboard/api-keys/{key_id}/revoke", data={"csrf_token": token})
+    assert client.get("/api/v1/merchants", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_a_bulk_issue_from_the_dashboard_shows_progress_and_its_csv(app, brand, offer):
+    make_admin(brand.id, ADMIN)
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    started = client.post(
+        "/dashboard/issues", data={"csrf_token": token, "offer_id": str(offer["id"]), "count": "2.500"}
+    )
+    assert started.status_code == 302
+    progress_page = started.headers["Location"]
+    assert client.get(progress_page + "/progress.json").get_json()["status"] == "queued"
+    work(app, burst=True, in_process=True)
+    db.session.rollback()  # the test's long-lived session drops its read snapshot (a request's would be new)
+    progress = client.get(progress_page + "/progress.json").get_json()
+    assert progress == {"status": "done", "issued": 2500, "count": 2500, "error": None}
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(progress_page + "/vouchers.csv").get_data(as_text=True)))
+    )
+    assert len(rows) == 2500 and len({r["code"] for r in rows}) == 2500
+    too_many = client.post(
+        "/dashboard/issues", data={"csrf_token": token, "offer_id": str(offer["id"]), "count": "100001"}
+    )
+    assert too_many.status_code == 422
