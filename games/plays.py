@@ -428,7 +428,7 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
             play_id,
             {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id},
         )
-        if won is not None:
+        if voucher is not None:  # a prize without a voucher is "better luck next time"
             publish(
                 brand_id,
                 "prize.won",
@@ -437,7 +437,7 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
                     "play_id": play_id,
                     "member_external_id": member_external_id,
                     "prize": {"id": won.id, "label": won.label, "value": won.value},
-                    "voucher_code": voucher.code if voucher else None,
+                    "voucher_code": voucher.code,
                 },
             )
     return PlayResult(PlayRecord(play_id, proof), won, voucher, left)

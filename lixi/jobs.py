@@ -6,6 +6,7 @@ job is a plain service function (`vouchers.bulk.run_bulk_issue`, `lixi.webhooks.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
@@ -19,8 +20,16 @@ QUEUE_NAME = "lixi"
 
 
 def _connection() -> Redis:
-    # RQ stores pickled job data: it needs a client that does not decode responses.
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=1.0, socket_timeout=5.0)
+    # One client (and connection pool) per Redis URL and process: enqueueing happens after many
+    # commits, and a new connection each time would cost more than the job itself. redis-py's
+    # pool notices a fork and starts afresh in the child. RQ stores pickled job data, so this
+    # client does not decode responses (unlike a cache client might).
+    return _client_for(current_app.config["REDIS_URL"])
+
+
+@lru_cache(maxsize=8)
+def _client_for(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=5.0)
 
 
 def queue() -> Queue:
