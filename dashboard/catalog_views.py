@@ -212,6 +212,35 @@ def staff_page() -> Any:
     )
 
 
+@bp.route("/staff/<int:staff_id>", methods=["GET", "POST"])
+def staff_member_page(staff_id: int) -> Any:
+    """Rename an account, change its stores, or set a new password."""
+    brand = current_brand()
+    user = staff.get_staff(brand.id, staff_id)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            staff.update_staff(
+                brand.id,
+                user.id,
+                request.form.get("name", "").strip() or None,
+                [int(m) for m in request.form.getlist("merchant_ids") if m.isdigit()],
+                request.form.get("password") or None,
+            )
+        except InvalidRequest as error:
+            errors = _field_errors(error)
+        else:
+            flash(_("Account saved."), "ok")
+            return redirect(url_for("dashboard_catalog.staff_page"))
+    return form_page(
+        "dashboard/staff_member.html",
+        errors,
+        brand=brand,
+        user=user,
+        stores=merchants.list_merchants(brand.id),
+    )
+
+
 @bp.post("/staff/<int:staff_id>/disable")
 def disable_staff(staff_id: int) -> Response:
     """Lock an account out (its open sessions end at once)."""

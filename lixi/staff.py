@@ -22,6 +22,24 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _check_password(password: str) -> None:
+    minimum = current_app.config["STAFF_MIN_PASSWORD_LENGTH"]
+    if len(password) < minimum:
+        raise invalid_field("password", f"Use at least {minimum} characters.")
+
+
+def _stores_for(brand_id: int, role: str, merchant_ids: list[int]) -> list[Merchant]:
+    """The brand's stores by id; merchant staff need at least one."""
+    wanted = sorted(set(merchant_ids))
+    if role == StaffRole.MERCHANT_STAFF and not wanted:
+        raise invalid_field("merchant_ids", "Merchant staff work at one or more stores.")
+    if merchant_ids_of_brand(brand_id, wanted) != wanted:
+        raise invalid_field("merchant_ids", "Unknown merchants.")
+    return list(
+        db.session.execute(select(Merchant).where(Merchant.id.in_(wanted)).order_by(Merchant.id)).scalars()
+    )
+
+
 def create_staff(
     brand_id: int,
     email: str,
@@ -31,15 +49,9 @@ def create_staff(
     merchant_ids: list[int] | None = None,
 ) -> StaffUser:
     """A staff account; merchant staff must work at one or more of the brand's stores."""
-    if len(password) < current_app.config["STAFF_MIN_PASSWORD_LENGTH"]:
-        minimum = current_app.config["STAFF_MIN_PASSWORD_LENGTH"]
-        raise invalid_field("password", f"Use at least {minimum} characters.")
-    wanted = sorted(set(merchant_ids or []))
-    if role == StaffRole.MERCHANT_STAFF and not wanted:
-        raise invalid_field("merchant_ids", "Merchant staff work at one or more stores.")
-    if merchant_ids_of_brand(brand_id, wanted) != wanted:
-        raise invalid_field("merchant_ids", "Unknown merchants.")
-    merchants = list(db.session.execute(select(Merchant).where(Merchant.id.in_(wanted))).scalars())
+    _check_password(password)
+    merchants = _stores_for(brand_id, role, merchant_ids or [])
+    wanted = [m.id for m in merchants]
     try:
         with write_transaction() as session:
             user = StaffUser(
@@ -96,6 +108,26 @@ def works_at(user: StaffUser, merchant_id: int | None) -> Merchant | None:
         merchant = db.session.get(Merchant, merchant_id)
         return merchant if merchant is not None and merchant.brand_id == user.brand_id else None
     return next((m for m in user.merchants if m.id == merchant_id and m.archived_at is None), None)
+
+
+def update_staff(
+    brand_id: int, staff_id: int, name: str | None, merchant_ids: list[int], password: str | None = None
+) -> StaffUser:
+    """Rename an account, change the stores it works at, or set a new password."""
+    user = get_staff(brand_id, staff_id)
+    merchants = _stores_for(brand_id, user.role, merchant_ids)
+    wanted = [m.id for m in merchants]
+    if password is not None:
+        _check_password(password)
+    with write_transaction() as session:
+        user.name = name
+        user.merchants = merchants
+        if password is not None:
+            user.password_hash = generate_password_hash(password)
+        session.add(user)
+        changes = {"merchant_ids": wanted, "password_changed": password is not None}
+        record_audit(brand_id, "staff.updated", "staff_user", user.id, changes)
+    return user
 
 
 def disable_staff(brand_id: int, staff_id: int) -> StaffUser:

@@ -280,3 +280,31 @@ def test_a_bulk_issue_from_the_dashboard_shows_progress_and_its_csv(app, brand, 
         "/dashboard/issues", data={"csrf_token": token, "offer_id": str(offer["id"]), "count": "100001"}
     )
     assert too_many.status_code == 422
+
+
+def test_an_admin_edits_a_cashiers_stores_and_password(app, brand, api, merchant):
+    make_admin(brand.id, ADMIN)
+    other = api.post("/merchants", {"name": "Quận 3"}).get_json()
+    cashier = api.post(
+        "/staff", {"email": "mai@cafe.vn", "password": PASSWORD, "merchant_ids": [merchant["id"]]}
+    ).get_json()
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    none = client.post(f"/dashboard/staff/{cashier['id']}", data={"csrf_token": token, "name": "Mai"})
+    assert none.status_code == 422  # a cashier works somewhere
+    saved = client.post(
+        f"/dashboard/staff/{cashier['id']}",
+        data={
+            "csrf_token": token,
+            "name": "Chị Mai",
+            "merchant_ids": [str(other["id"])],
+            "password": "a new password 1",
+        },
+    )
+    assert saved.status_code == 302
+    listed = next(s for s in api.get("/staff").get_json()["staff"] if s["email"] == "mai@cafe.vn")
+    assert listed["name"] == "Chị Mai" and listed["merchant_ids"] == [other["id"]]
+    from lixi.staff import authenticate
+
+    assert authenticate("mai@cafe.vn", "a new password 1") is not None
+    assert authenticate("mai@cafe.vn", PASSWORD) is None
