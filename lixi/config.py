@@ -91,6 +91,9 @@ class Config:
         self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "5"))
         self.WEBHOOK_RETRY_BASE_SECONDS = float(_env("WEBHOOK_RETRY_BASE_SECONDS", "1"))
         self.WEBHOOK_SWEEP_SECONDS = int(_env("WEBHOOK_SWEEP_SECONDS", "30"))
+        # How long a web worker trusts what it knows of a brand's endpoints (a new endpoint's first
+        # events may then wait for the sweep).
+        self.WEBHOOK_ENDPOINT_CACHE_SECONDS = float(_env("WEBHOOK_ENDPOINT_CACHE_SECONDS", "10"))
         self.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = _env("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "0") == "1"
 
         # Bulk issues and CSV exports: the largest bulk issue; vouchers per bulk transaction (a

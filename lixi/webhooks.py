@@ -20,7 +20,7 @@ from lixi.errors import NotFound, invalid_field
 from lixi.extensions import db
 from lixi.jobs import enqueue, queue
 from lixi.models import OutboxMessage, WebhookDelivery, WebhookEndpoint, scoped
-from lixi.outbox import TOPICS
+from lixi.outbox import TOPICS, forget_subscriptions
 from lixi.timeutil import utcnow
 from lixi.webhook_http import (
     PrivateAddressRefused,
@@ -68,6 +68,7 @@ def create_endpoint(brand_id: int, url: str, topics: list[str]) -> WebhookEndpoi
         record_audit(
             brand_id, "webhook.created", "webhook_endpoint", endpoint.id, {"url": url, "topics": topics}
         )
+    forget_subscriptions(brand_id)
     return endpoint
 
 
@@ -106,6 +107,7 @@ def disable_endpoint(brand_id: int, endpoint_id: int) -> WebhookEndpoint:
             )
             record_audit(brand_id, "webhook.disabled", "webhook_endpoint", endpoint.id, {"url": endpoint.url})
     db.session.refresh(endpoint)
+    forget_subscriptions(brand_id)
     return endpoint
 
 

@@ -21,6 +21,7 @@ from lixi.auth import forget_cached_keys
 from lixi.config import ROOT, TestConfig
 from lixi.extensions import db
 from lixi.localredis import RedisServer
+from lixi.outbox import forget_subscriptions
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 
@@ -97,6 +98,7 @@ def fresh_app(database_url: str, redis_url: str, **overrides: object) -> Iterato
     app = create_app(make_config(database_url, redis_url, **overrides))
     redis.Redis.from_url(redis_url).flushdb()
     forget_cached_keys()
+    forget_subscriptions()
     with app.app_context():
         _empty_all_tables()
         yield app
