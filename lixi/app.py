@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
@@ -27,7 +27,6 @@ def create_app(config: Config | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     register_extensions(app)
-    app.before_request(_forget_the_previous_request)
     register_blueprints(app)
     errors.register_errorhandlers(app)
     register_template_helpers(app)
@@ -42,18 +41,6 @@ def select_locale() -> str:
     if wanted in languages:
         return wanted
     return request.accept_languages.best_match(languages) or "vi"
-
-
-# What extensions cache on `g` for one request: the CSRF token, the logged-in staff member.
-_PER_REQUEST_CACHES = ("csrf_token", "_login_user")
-
-
-def _forget_the_previous_request() -> None:
-    """A request shares `g` with the previous one when an app context is already pushed (the test
-    suite holds one for its database work); production pushes a fresh one per request. Drop the
-    extensions' per-request caches so one client's token or user never shows in another's."""
-    for name in _PER_REQUEST_CACHES:
-        g.pop(name, None)
 
 
 class IdConverter(IntegerConverter):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -92,10 +92,23 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
+# What extensions cache on `g` for one request: the CSRF token, the logged-in staff member.
+_PER_REQUEST_CACHES = ("csrf_token", "_login_user")
+
+
+def _forget_the_previous_request() -> None:
+    """The suite holds one app context for its database work, so requests share `g` (production
+    pushes a fresh one per request): drop the extensions' per-request caches between requests,
+    so one test client's token or user never shows in another's."""
+    for name in _PER_REQUEST_CACHES:
+        g.pop(name, None)
+
+
 @contextmanager
 def fresh_app(database_url: str, redis_url: str, **overrides: object) -> Iterator[Flask]:
     """An app on empty tables and a flushed Redis, inside its app context; overrides go to its config."""
     app = create_app(make_config(database_url, redis_url, **overrides))
+    app.before_request(_forget_the_previous_request)
     redis.Redis.from_url(redis_url).flushdb()
     forget_cached_keys()
     forget_subscriptions()

@@ -68,6 +68,17 @@ def redeem_at_store(
     )
 
 
+def refused_verdict(
+    brand_id: int, merchant_id: int, presented: str, bill_amount: int | None, refusal: VoucherConflict
+) -> Verdict:
+    """What to show when a redemption was refused: the voucher as it is now, and why.
+
+    The fresh check names the first reason (say, already redeemed in the meantime); a refusal only
+    the redemption sees (not enough balance for the amount asked) is kept."""
+    verdict = check_at_store(brand_id, merchant_id, presented, bill_amount)
+    return Verdict(verdict.voucher, verdict.refusal or refusal, None)
+
+
 def start_of_local_day(instant: datetime, tz_name: str) -> datetime:
     return end_of_local_day(local_date(instant, tz_name) - timedelta(days=1), tz_name)
 

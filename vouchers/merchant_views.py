@@ -201,8 +201,9 @@ def redeem() -> Response:
             request.headers.get("Idempotency-Key"),
         )
     except VoucherConflict as refusal:
-        verdict = desk.check_at_store(current_user.brand_id, store.id, data["code"], data.get("bill_amount"))
-        verdict = desk.Verdict(verdict.voucher, verdict.refusal or refusal, None)
+        verdict = desk.refused_verdict(
+            current_user.brand_id, store.id, data["code"], data.get("bill_amount"), refusal
+        )
         return _verdict_response(verdict, store, data, status=409)
     brand = _brand()
     html = render_template("merchant/_redeemed.html", redemption=redemption, brand=brand)
