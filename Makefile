@@ -33,7 +33,7 @@ setup: $(VENV)/.installed translations
 
 run: setup
 	@$(WITH_REDIS) -- sh -c '$(FLASK) db upgrade && \
-	  echo "── demo ──" && $(FLASK) seed-demo && \
+	  echo "── demo ──" && PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" $(FLASK) seed-demo && \
 	  echo "── serving on http://$(HOST):$(PORT) (and a job worker) ──" && \
 	  { $(FLASK) worker & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
 	    $(FLASK) run --host $(HOST) --port $(PORT); }'
