@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request, stream_with_context
 from flask_babel import refresh
 from flask_login import current_user
 from marshmallow import Schema, ValidationError
@@ -111,3 +113,14 @@ def local_day_bounds(
         return datetime.combine(day, time.min, tzinfo=zone)
 
     return parse(since, False), parse(until, True)
+
+
+def csv_response(rows: Iterator[str], filename: str) -> Response:
+    """A streamed CSV download; `?excel=1` starts it with a BOM, without which Excel reads UTF-8
+    (Vietnamese) as mojibake."""
+    if request.args.get("excel") == "1":
+        rows = itertools.chain(["\ufeff"], rows)
+    response = Response(stream_with_context(rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,6 +21,7 @@ from dashboard import exports
 from dashboard.access import (
     FormErrors,
     admin_blueprint,
+    csv_response,
     current_brand,
     form_page,
     integer,
@@ -209,8 +209,4 @@ def export_csv(kind: str) -> Response:
     rows = exports.export_rows(
         brand.id, kind, campaign_id=campaign_id, since=since, until=until, base_url=base_url()
     )
-    response = Response(stream_with_context(rows), mimetype="text/csv")
-    name = f"lixi-{kind}" + (f"-campaign-{campaign_id}" if campaign_id else "") + ".csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_response(rows, exports.filename(kind, campaign_id, since, until))

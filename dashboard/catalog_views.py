@@ -12,12 +12,19 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
 
-from dashboard.access import FormErrors, admin_blueprint, current_brand, form_page, integer, load_form
+from dashboard.access import (
+    FormErrors,
+    admin_blueprint,
+    csv_response,
+    current_brand,
+    form_page,
+    integer,
+    load_form,
+)
 from lixi import merchants, staff
 from lixi.errors import DomainError, ErrorCode, InvalidRequest
 from lixi.schemas import MerchantInSchema, StaffInSchema
@@ -294,11 +301,4 @@ def bulk_issue_csv(bulk_id: int) -> Response:
     """The codes and links of a bulk issue, streamed."""
     job = bulk.get_bulk_issue(g.brand_id, bulk_id)
     rows = bulk.bulk_csv_rows(g.brand_id, job.id, base_url())
-    return _csv_response(rows, f"lixi-vouchers-{job.batch_id}.csv")
-
-
-def _csv_response(rows: Any, filename: str) -> Response:
-    response = Response(stream_with_context(rows), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_response(rows, f"lixi-vouchers-{job.batch_id}.csv")

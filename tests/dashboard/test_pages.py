@@ -308,3 +308,16 @@ def test_an_admin_edits_a_cashiers_stores_and_password(app, brand, api, merchant
 
     assert authenticate("mai@cafe.vn", "a new password 1") is not None
     assert authenticate("mai@cafe.vn", PASSWORD) is None
+
+
+def test_exports_for_excel_start_with_a_bom(app, brand, offer, issue):
+    make_admin(brand.id, ADMIN)
+    issue(offer["id"], 3)
+    client = logged_in(app, ADMIN)
+    plain = client.get("/dashboard/exports/vouchers.csv")  # a stream: read it before the next request
+    disposition, plain_body = plain.headers["Content-Disposition"], plain.get_data(as_text=True)
+    excel_body = client.get("/dashboard/exports/vouchers.csv?excel=1").get_data(as_text=True)
+    assert disposition.startswith('attachment; filename="lixi-vouchers')
+    assert not plain_body.startswith("\ufeff")
+    assert excel_body == "\ufeff" + plain_body
+    assert len(list(csv.reader(io.StringIO(plain_body)))) == 4
