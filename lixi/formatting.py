@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
@@ -46,7 +47,9 @@ def url_in_language(code: str) -> str:
     """This page in another language, keeping its other query arguments (a member link's token)."""
     args = request.args.to_dict()
     args["lang"] = code
-    return url_for(request.endpoint or "static", **(request.view_args or {}), **args)
+    if request.endpoint is None:  # an error page for a path no route matched (a 404)
+        return f"{request.path}?{urlencode(args)}"
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def remember_language(response: Response) -> Response:

@@ -59,3 +59,10 @@ def test_unknown_pages_are_friendly_html(client):
     response = client.get("/v/not-a-token", headers={"Accept-Language": "vi"})
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert "Chúng tôi không tìm thấy" in response.get_data(as_text=True)
+
+
+def test_a_path_no_route_matches_gets_the_friendly_404_with_language_links(client):
+    response = client.get("/favicon.ico?x=1")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert 'href="/favicon.ico?x=1&amp;lang=en"' in html
