@@ -68,11 +68,11 @@ def test_build_a_campaign_activate_it_and_watch_the_figures(live):
         page.screenshot(path=str(ARTIFACTS / "dashboard-campaign-builder.png"), full_page=True)
         page.get_by_role("button", name="Save as draft").click()
         page.wait_for_url("**/dashboard/campaigns/*")
-        assert page.locator("[data-testid=status]").inner_text() == "draft"
+        assert page.locator("[data-testid=status]").get_attribute("data-status") == "draft"
 
         page.get_by_role("button", name="Activate").click()
         page.wait_for_load_state()
-        assert page.locator("[data-testid=status]").inner_text() == "active"
+        assert page.locator("[data-testid=status]").get_attribute("data-status") == "active"
         assert len(page.locator("[data-testid=seed-hash]").inner_text()) == 64
         campaign_id = int(page.url.rstrip("/").split("/")[-1])
         assert page.locator("[data-testid=kpi-plays]").inner_text() == "0"
