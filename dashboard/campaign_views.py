@@ -33,6 +33,7 @@ from games import campaigns, stats
 from games.models import CampaignStatus, GameKind
 from games.schemas import EVENT_TYPES, CampaignInSchema
 from lixi.errors import DomainError, InvalidRequest
+from lixi.schemas import parse_id
 from vouchers.offers import list_offers
 from vouchers.schemas import base_url
 
@@ -202,7 +203,9 @@ def export_csv(kind: str) -> Response:
     brand = current_brand()
     if kind not in exports.EXPORT_KINDS:
         abort(404)
-    campaign_id = request.args.get("campaign_id", type=int)
+    campaign_id = parse_id(request.args.get("campaign_id"))
+    if request.args.get("campaign_id") and campaign_id is None:
+        abort(404)
     if campaign_id is not None:
         campaigns.get_campaign(brand.id, campaign_id)  # another brand's campaign is a 404
     since, until = local_day_bounds(request.args.get("since"), request.args.get("until"), brand.timezone)

@@ -27,7 +27,7 @@ from dashboard.access import (
 )
 from lixi import merchants, staff
 from lixi.errors import DomainError, ErrorCode, InvalidRequest
-from lixi.schemas import MerchantInSchema, StaffInSchema
+from lixi.schemas import MerchantInSchema, StaffInSchema, parse_id, parse_ids
 from vouchers import bulk, offers
 from vouchers.schemas import OfferInSchema, base_url
 
@@ -52,7 +52,7 @@ def _offer_form() -> dict[str, Any]:
         "min_bill": integer("min_bill"),
         "valid_days": integer("valid_days"),
         "valid_until": request.form.get("valid_until") or None,
-        "merchant_ids": [int(m) for m in request.form.getlist("merchant_ids") if m.isdigit()],
+        "merchant_ids": parse_ids(request.form.getlist("merchant_ids")),
         "terms": request.form.get("terms", "").strip() or None,
     }
 
@@ -189,7 +189,7 @@ def staff_page() -> Any:
             "password": request.form.get("password", ""),
             "name": request.form.get("name", "").strip(),
             "role": request.form.get("role") or "merchant_staff",
-            "merchant_ids": [int(m) for m in request.form.getlist("merchant_ids") if m.isdigit()],
+            "merchant_ids": parse_ids(request.form.getlist("merchant_ids")),
         }
         try:
             data = load_form(StaffInSchema(), form)
@@ -231,7 +231,7 @@ def staff_member_page(staff_id: int) -> Any:
                 brand.id,
                 user.id,
                 request.form.get("name", "").strip() or None,
-                [int(m) for m in request.form.getlist("merchant_ids") if m.isdigit()],
+                parse_ids(request.form.getlist("merchant_ids")),
                 request.form.get("password") or None,
             )
         except InvalidRequest as error:
@@ -266,7 +266,7 @@ def bulk_page() -> Any:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            offer_id, count = integer("offer_id"), integer("count")
+            offer_id, count = parse_id(request.form.get("offer_id")), integer("count")
             if offer_id is None or count is None:
                 raise FormErrors({"count": [_("Choose an offer and a number of vouchers.")]})
             job = bulk.start_bulk_issue(brand.id, offer_id, count, g.actor)

@@ -12,6 +12,7 @@ from lixi import webhooks
 from lixi.auth import issue_api_key, list_api_keys, revoke_api_key
 from lixi.errors import InvalidRequest
 from lixi.outbox import TOPICS
+from lixi.schemas import parse_id
 
 bp = admin_blueprint("dashboard_settings", __name__)
 
@@ -54,7 +55,7 @@ def webhooks_page() -> Any:
         errors,
         brand=brand,
         endpoints=webhooks.list_endpoints(brand.id),
-        deliveries=webhooks.list_deliveries(brand.id, request.args.get("endpoint", type=int)),
+        deliveries=webhooks.list_deliveries(brand.id, parse_id(request.args.get("endpoint"))),
         topics=TOPICS,
         created=created,
     )

@@ -15,6 +15,7 @@ from games.stats import campaign_stats
 from lixi.audit import list_audit_events
 from lixi.auth import log_in_page, login_per_account, login_per_ip
 from lixi.models import StaffRole
+from lixi.schemas import parse_id
 
 auth_bp = Blueprint("dashboard_auth", __name__, url_prefix="/dashboard")
 auth_bp.before_request(refresh)
@@ -58,7 +59,7 @@ def audit_log() -> str:
     """Who changed what, when: filter by person, action and dates; newest first."""
     brand = current_brand()
     since, until = local_day_bounds(request.args.get("since"), request.args.get("until"), brand.timezone)
-    before_id = request.args.get("before", type=int)
+    before_id = parse_id(request.args.get("before"))
     events = list_audit_events(
         brand.id,
         actor=request.args.get("actor") or None,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency
-from flask import Flask, Response, request, url_for
+from flask import Flask, Response, request
 from flask_babel import get_locale
 
 LANGUAGES = ("vi", "en")
@@ -45,11 +45,11 @@ def local_time(instant: datetime | None, tz_name: str) -> str:
 
 def url_in_language(code: str) -> str:
     """This page in another language, keeping its other query arguments (a member link's token)."""
+    # The same path with its query string: not url_for, whose own parameters ("endpoint",
+    # "_external") a query argument could collide with, and which a 404 has no endpoint for.
     args = request.args.to_dict()
     args["lang"] = code
-    if request.endpoint is None:  # an error page for a path no route matched (a 404)
-        return f"{request.path}?{urlencode(args)}"
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return f"{request.script_root}{request.path}?{urlencode(args)}"
 
 
 def remember_language(response: Response) -> Response:

@@ -9,6 +9,20 @@ from marshmallow import Schema, ValidationError, fields, validate
 MAX_ID = 2**31 - 1
 
 
+def parse_id(text: str | None) -> int | None:
+    """An id from a form or query string: None unless it is a whole number an id column can hold
+    (a larger one would overflow the database driver, not just miss)."""
+    if not text or not text.strip().isdigit():
+        return None
+    value = int(text.strip())
+    return value if 1 <= value <= MAX_ID else None
+
+
+def parse_ids(texts: list[str]) -> list[int]:
+    """The ids among form values (a forged out-of-range one is dropped, so it is not found)."""
+    return [value for value in map(parse_id, texts) if value is not None]
+
+
 class Text(fields.String):
     """A string that PostgreSQL can store: NUL characters are refused (SQLite would take them)."""
 

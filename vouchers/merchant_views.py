@@ -36,7 +36,7 @@ from lixi.idempotency import idempotent
 from lixi.merchants import list_merchants
 from lixi.models import Brand, Merchant, StaffRole
 from lixi.ratelimit import is_code_lookup_failure, shared_limit_from
-from lixi.schemas import Text
+from lixi.schemas import Text, parse_id
 from lixi.staff import works_at
 from vouchers import desk
 from vouchers.errors import VoucherConflict, VoucherErrorCode
@@ -160,10 +160,7 @@ def _stores(brand: Brand) -> list[Merchant]:
 @bp.post("/store")
 @login_required
 def choose_store() -> Response:
-    try:
-        wanted = int(request.form.get(STORE_KEY, ""))
-    except ValueError:
-        wanted = None
+    wanted = parse_id(request.form.get(STORE_KEY))
     if works_at(current_user, wanted) is None:
         raise NotFound("No such store.")
     session[STORE_KEY] = wanted

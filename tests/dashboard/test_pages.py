@@ -321,3 +321,26 @@ def test_exports_for_excel_start_with_a_bom(app, brand, offer, issue):
     assert not plain_body.startswith("\ufeff")
     assert excel_body == "\ufeff" + plain_body
     assert len(list(csv.reader(io.StringIO(plain_body)))) == 4
+
+
+def test_odd_query_and_form_values_are_refused_not_crashed(app, brand):
+    make_admin(brand.id, ADMIN)
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    huge = "9" * 30
+    from lixi.webhooks import create_endpoint
+
+    app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True  # no DNS here: a local address
+    endpoint = create_endpoint(brand.id, "http://127.0.0.1:9/hook", [])
+    page = client.get(f"/dashboard/webhooks?endpoint={endpoint.id}")  # "endpoint" is also url_for's
+    assert page.status_code == 200 and f"endpoint={endpoint.id}&amp;lang=en" in page.get_data(as_text=True)
+    assert client.get("/dashboard/webhooks?endpoint=777").status_code == 404  # not the brand's
+    assert client.get(f"/dashboard/audit?before={huge}&since=2026-13-45").status_code == 200
+    assert client.get(f"/dashboard/exports/plays.csv?campaign_id={huge}").status_code == 404
+    bulk = client.post("/dashboard/issues", data={"csrf_token": token, "offer_id": huge, "count": "5"})
+    assert bulk.status_code == 422
+    staff = client.post(
+        "/dashboard/staff",
+        data={"csrf_token": token, "email": "x@y.vn", "password": PASSWORD, "merchant_ids": [huge]},
+    )
+    assert staff.status_code == 422  # a cashier needs a store; the forged id is none of the brand's
