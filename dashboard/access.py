@@ -8,11 +8,13 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, g, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user
 from marshmallow import Schema, ValidationError
 
+from lixi.auth import act_for_staff
 from lixi.extensions import db, login_manager
 from lixi.models import Brand, StaffRole
 
@@ -30,8 +32,7 @@ def _require_brand_admin() -> Any:
         return login_manager.unauthorized()
     if current_user.role != StaffRole.BRAND_ADMIN:
         abort(404)  # a cashier's session does not reveal the dashboard
-    g.brand_id = current_user.brand_id
-    g.actor = f"staff:{current_user.id}"
+    act_for_staff(current_user)
     return None
 
 
@@ -72,15 +73,19 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def integer(name: str) -> int | None:
-    """A whole-number form field ("50.000" and "50 000" read as 50000); None when empty."""
-    raw = (request.form.get(name) or "").replace(".", "").replace(",", "").replace(" ", "").strip()
-    if not raw:
+def whole_number(raw: str | None, field: str) -> int | None:
+    """A whole number as people type it ("50.000" and "50 000" read as 50000); None when empty."""
+    cleaned = (raw or "").replace(".", "").replace(",", "").replace(" ", "").strip()
+    if not cleaned:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise FormErrors({name: ["Enter a whole number."]}) from None
+    if not cleaned.isdigit():
+        raise FormErrors({field: [_("Enter a whole number.")]})
+    return int(cleaned)
+
+
+def integer(name: str) -> int | None:
+    """The form field `name` as a whole number (see whole_number)."""
+    return whole_number(request.form.get(name), name)
 
 
 def local_instant(name: str, tz_name: str) -> str | None:

@@ -28,6 +28,7 @@ from dashboard.access import (
     load_form,
     local_day_bounds,
     local_instant,
+    whole_number,
 )
 from games import campaigns, stats
 from games.models import CampaignStatus, GameKind
@@ -61,33 +62,24 @@ def _rows(prefix: str, names: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def _number(raw: str, field: str) -> int | None:
-    cleaned = raw.replace(".", "").replace(",", "").replace(" ", "")
-    if not cleaned:
-        return None
-    if not cleaned.isdigit():
-        raise FormErrors({field: [_("Enter a whole number.")]})
-    return int(cleaned)
-
-
 def _campaign_form(tz_name: str) -> dict[str, Any]:
     prizes = [
         {
             "label": row["label"],
-            "weight": _number(row["weight"], "prizes"),
-            "stock": _number(row["stock"], "prizes"),
-            "daily_cap": _number(row["daily_cap"], "prizes"),
-            "offer_id": _number(row["offer_id"], "prizes"),
-            "value": _number(row["value"], "prizes"),
+            "weight": whole_number(row["weight"], "prizes"),
+            "stock": whole_number(row["stock"], "prizes"),
+            "daily_cap": whole_number(row["daily_cap"], "prizes"),
+            "offer_id": whole_number(row["offer_id"], "prizes"),
+            "value": whole_number(row["value"], "prizes"),
         }
         for row in _rows("prize", ("label", "weight", "stock", "daily_cap", "offer_id", "value"))
     ]
     rules = [
         {
             "event": row["event"],
-            "plays": _number(row["plays"], "earning_rules"),
-            "min_amount": _number(row["min_amount"], "earning_rules"),
-            "max_amount": _number(row["max_amount"], "earning_rules"),
+            "plays": whole_number(row["plays"], "earning_rules"),
+            "min_amount": whole_number(row["min_amount"], "earning_rules"),
+            "max_amount": whole_number(row["max_amount"], "earning_rules"),
         }
         for row in _rows("rule", ("event", "plays", "min_amount", "max_amount"))
         if row["plays"]
@@ -141,23 +133,25 @@ def campaign_page(campaign_id: int) -> str:
         [{"label": p.label, "weight": p.weight, "value": p.value, "stock": p.stock} for p in campaign.prizes],
         campaign.budget,
     )
+    figures = _figures(brand.id, campaign.id)
     return render_template(
         "dashboard/campaign.html",
         brand=brand,
         campaign=campaign,
         economics=economics,
-        figures=_figures(brand.id, campaign.id),
-        effectiveness=stats.campaign_effectiveness(brand.id, campaign.id),
+        figures=figures,
+        effectiveness=stats.campaign_effectiveness(brand.id, campaign.id, figures["stats"]),
         export_kinds=exports.EXPORT_KINDS,
         ended=campaign.status == CampaignStatus.ENDED,
     )
 
 
 def _figures(brand_id: int, campaign_id: int) -> dict[str, Any]:
+    figures = stats.campaign_stats(brand_id, campaign_id)
     return {
-        "stats": stats.campaign_stats(brand_id, campaign_id),
+        "stats": figures,
         "series": stats.campaign_series(brand_id, campaign_id),
-        "funnel": stats.campaign_funnel(brand_id, campaign_id),
+        "funnel": stats.campaign_funnel(brand_id, campaign_id, figures),
     }
 
 

@@ -16,8 +16,9 @@ from lixi.errors import NotFound, invalid_field
 from lixi.extensions import db
 from lixi.models import Brand, Member, Merchant, StaffUser
 from lixi.timeutil import utcnow
-from vouchers.bulk import CsvChunks, export_token, keyset_pages, status_at
-from vouchers.models import Offer, Redemption, Voucher
+from vouchers.bulk import CsvChunks, keyset_pages
+from vouchers.models import Offer, Redemption, Voucher, status_at
+from vouchers.service import sign_voucher_code
 
 EXPORT_KINDS = ("vouchers", "redemptions", "plays", "members")
 
@@ -135,7 +136,7 @@ def _stream(kind: str, query: Select, key: InstrumentedAttribute, zone: ZoneInfo
             for row in page:
                 _key, code, status, *details = row
                 expires_at = row.expires_at
-                token = export_token(code)
+                token = sign_voucher_code(code)
                 status = status_at(status, expires_at, now)
                 out.writerow((code, token, f"{base}/v/{token}", status, *details), zone)
         else:

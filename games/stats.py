@@ -162,9 +162,11 @@ def _granting_events(campaign_id: int) -> Any:
     return cast(MemberEvent.grants, Text).like(f'%"campaign_id": {int(campaign_id)},%')
 
 
-def campaign_funnel(brand_id: int, campaign_id: int) -> dict:
-    """Events that earned plays → plays → wins → vouchers redeemed, and the budget's burn rate."""
-    stats = campaign_stats(brand_id, campaign_id)
+def campaign_funnel(brand_id: int, campaign_id: int, stats: dict | None = None) -> dict:
+    """Events that earned plays → plays → wins → vouchers redeemed, and the budget's burn rate.
+
+    `stats`: the campaign_stats the caller already has (the dashboard shows both)."""
+    stats = stats or campaign_stats(brand_id, campaign_id)
     campaign = get_campaign(brand_id, campaign_id)
     events = db.session.execute(
         select(func.count(MemberEvent.id)).where(
@@ -189,7 +191,7 @@ TOP_SHARE = 0.2  # "the top 20% of members by value"
 TOP_ROWS_MAX = 50
 
 
-def campaign_effectiveness(brand_id: int, campaign_id: int) -> dict:
+def campaign_effectiveness(brand_id: int, campaign_id: int, stats: dict | None = None) -> dict:
     """Who took part, how much they bought before and during the campaign, and what it cost.
 
     Revenue comes from `purchase` events' amounts; "before" is a window as long as the campaign
@@ -231,7 +233,7 @@ def campaign_effectiveness(brand_id: int, campaign_id: int) -> dict:
             .where(Play.campaign_id == campaign.id, Redemption.voided_at.is_(None))
         ).scalar_one()
     )
-    stats = campaign_stats(brand_id, campaign_id)
+    stats = stats or campaign_stats(brand_id, campaign_id)
     during, previous = revenue(start, end), revenue(before, start)
     spend = func.coalesce(func.sum(MemberEvent.amount), 0).label("spend")
     ranked = db.session.execute(

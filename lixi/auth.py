@@ -208,9 +208,20 @@ def log_in_page(area: str, home: str, roles: tuple[str, ...], title: str, subtit
     return render_template("login.html", form=form, failed=False, title=title, subtitle=subtitle)
 
 
+def staff_actor(user: StaffUser) -> str:
+    """How a staff member is named in the audit trail (and in redemptions' actor)."""
+    return f"staff:{user.id}"
+
+
+def act_for_staff(user: StaffUser) -> None:
+    """A staff page's request: the tenant and the actor, as require_api_key sets them for the API."""
+    g.brand_id = user.brand_id
+    g.actor = staff_actor(user)
+
+
 def log_in(user: StaffUser) -> None:
     session.clear()  # a fresh session at log-in: nothing set before it (fixation) survives
     login_user(user)
     session.permanent = True
     with write_transaction():
-        record_audit(user.brand_id, "staff.logged_in", "staff_user", user.id, actor=f"staff:{user.id}")
+        record_audit(user.brand_id, "staff.logged_in", "staff_user", user.id, actor=staff_actor(user))

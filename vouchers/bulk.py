@@ -26,12 +26,11 @@ from lixi.errors import DomainError, NotFound
 from lixi.extensions import db
 from lixi.jobs import enqueue
 from lixi.models import Brand, scoped
-from lixi.signing import sign
 from lixi.timeutil import utcnow
 from vouchers.errors import invalid_field
-from vouchers.models import BulkIssue, Offer, Voucher, VoucherStatus
+from vouchers.models import BulkIssue, Offer, Voucher, status_at
 from vouchers.offers import get_offer
-from vouchers.service import TOKEN_PURPOSE, insert_vouchers
+from vouchers.service import insert_vouchers, sign_voucher_code
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +301,7 @@ def _bulk_csv(query: Select, base: str, zone: ZoneInfo) -> Iterator[str]:
     now = utcnow()
     for page in keyset_pages(query, Voucher.id, current_app.config["EXPORT_CHUNK_ROWS"]):
         for _id, code, status, expires_at in page:
-            token = export_token(code)
+            token = sign_voucher_code(code)
             out.writerow(
                 (code, token, f"{base}/v/{token}", status_at(status, expires_at, now), expires_at), zone
             )
@@ -310,19 +309,6 @@ def _bulk_csv(query: Select, base: str, zone: ZoneInfo) -> Iterator[str]:
 
 
 # --- helpers for streamed exports (dashboard.exports uses them too) ------------------------------
-
-
-def export_token(code: str) -> str:
-    """The voucher's signed token, as vouchers.service.voucher_token gives it, but not cached:
-    an export of a million codes would only push the hot codes of the API out of its cache."""
-    return sign(code, TOKEN_PURPOSE)
-
-
-def status_at(status: str, expires_at: datetime | None, instant: datetime) -> str:
-    """Voucher.status_at for a plain row (exports read columns, not ORM objects)."""
-    if status == VoucherStatus.ISSUED and expires_at is not None and expires_at <= instant:
-        return VoucherStatus.EXPIRED
-    return status
 
 
 def keyset_pages(query: Select, key: InstrumentedAttribute, size: int) -> Iterator[Sequence[Row]]:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from lixi.auth import staff_actor
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Brand, StaffUser
@@ -32,10 +33,6 @@ class Verdict:
     voucher: Voucher
     refusal: VoucherConflict | None
     amount: int | None
-
-
-def staff_actor(user: StaffUser) -> str:
-    return f"staff:{user.id}"
 
 
 def check_at_store(brand_id: int, merchant_id: int, presented: str, bill_amount: int | None) -> Verdict:

@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     Response,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -27,7 +26,7 @@ from flask_babel import refresh
 from flask_login import current_user, login_required, logout_user
 from marshmallow import Schema, ValidationError, fields, validate
 
-from lixi.auth import log_in_page, login_per_account, login_per_ip
+from lixi.auth import act_for_staff, log_in_page, login_per_account, login_per_ip, staff_actor
 from lixi.errors import DomainError, InvalidRequest, NotFound
 from lixi.extensions import db
 from lixi.formatting import local_datetime, money
@@ -52,12 +51,11 @@ MONEY = validate.Range(min=0, max=10**15)
 def _identify_staff() -> None:
     """The tenant and the actor of the audit trail, for the services and the idempotency keys."""
     if current_user.is_authenticated:
-        g.brand_id = current_user.brand_id
-        g.actor = desk.staff_actor(current_user)
+        act_for_staff(current_user)
 
 
 def _staff_key() -> str:
-    return f"staff:{current_user.get_id()}"
+    return staff_actor(current_user)
 
 
 def _store_key() -> str:

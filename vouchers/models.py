@@ -96,9 +96,15 @@ class Voucher(db.Model):
     member: Mapped[Member | None] = relationship(lazy="joined")
 
     def status_at(self, instant: datetime) -> str:
-        if self.status == VoucherStatus.ISSUED and self.expires_at and self.expires_at <= instant:
-            return VoucherStatus.EXPIRED
-        return self.status
+        return status_at(self.status, self.expires_at, instant)
+
+
+def status_at(status: str, expires_at: datetime | None, instant: datetime) -> str:
+    """What a voucher's status reads as at `instant`: an issued one past its expiry is expired
+    (also for plain rows: exports read columns, not ORM objects)."""
+    if status == VoucherStatus.ISSUED and expires_at is not None and expires_at <= instant:
+        return VoucherStatus.EXPIRED
+    return status
 
 
 class Redemption(db.Model):
