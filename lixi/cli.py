@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from werkzeug.exceptions import HTTPException
 
-from lixi.auth import create_api_key
+from lixi.auth import authenticate_api_key, create_api_key, forget_cached_keys
 from lixi.brands import create_brand
 from lixi.database import write_transaction
+from lixi.errors import Unauthorized
 from lixi.extensions import db
 from lixi.idempotency import purge_expired_records
 from lixi.members import upsert_member
 from lixi.merchants import create_merchant
-from lixi.models import ApiKey, Brand, Merchant, StaffUser
+from lixi.models import ApiKey, Brand, Member, Merchant, StaffUser
 from lixi.staff import create_staff
 from lixi.timeutil import utcnow
 
@@ -30,6 +33,26 @@ log = logging.getLogger(__name__)
 DEMO_STAFF_EMAIL = "staff@demo.lixi.vn"
 DEMO_ADMIN_EMAIL = "admin@demo.lixi.vn"
 DEMO_STAFF_PASSWORD = "lixi-demo-1234"  # noqa: S105 - the public demo login, printed by seed-demo
+DEMO_MEMBERS = (("demo-001", "Nguyễn Văn An"), ("demo-002", "Trần Thị Bình"))
+DEMO_OFFER = {
+    "name": "Giảm 50.000 ₫",
+    "kind": "fixed_amount",
+    "value": 50000,
+    "min_bill": 200000,
+    "valid_days": 30,
+    "terms": "Áp dụng cho hóa đơn từ 200.000 ₫. Mỗi mã dùng một lần.",
+}
+# The wheel's "Lì xì 10k": a prize that counts against the budget must give the member something.
+DEMO_LIXI_OFFER = {
+    "name": "Lì xì 10.000 ₫",
+    "kind": "fixed_amount",
+    "value": 10000,
+    "valid_days": 30,
+    "terms": "Lì xì từ vòng quay Tết. Mỗi mã dùng một lần.",
+}
+DEMO_CAMPAIGN_NAME = "Vòng quay Tết"
+DEMO_PLAYS = 5  # each demo member's plays after every seed-demo (the campaign's daily limit too)
+SEEDED_KEY_NAMES = ("default", "demo")  # create_brand's first key, and the ones seed-demo made since
 
 
 def _emit(data: dict, as_json: bool) -> None:
@@ -60,24 +83,21 @@ def _base_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
 
 
-def seed_demo() -> dict:
-    """The demo tenant; re-running keeps the data and issues a fresh API key (older demo keys revoked)."""
+def default_key_file() -> Path:
+    return Path(current_app.instance_path) / "demo-api-key"
+
+
+def seed_demo(key_file: Path) -> dict:
+    """The demo tenant, made once: later runs keep its data and the API key saved in `key_file`."""
     # Imported here: the kernel does not import domains at module level (STYLE.md).
-    from vouchers.models import Offer
-    from vouchers.offers import create_offer
-    from vouchers.service import issue_vouchers, voucher_token
+    from vouchers.service import voucher_token
 
     brand = db.session.execute(select(Brand).where(Brand.slug == DEMO_SLUG)).scalar()
     if brand is None:
         brand, secret = create_brand("Lixi Demo Café", slug=DEMO_SLUG)
+        _save_key(key_file, secret)
     else:
-        with write_transaction():
-            db.session.execute(
-                update(ApiKey)
-                .where(ApiKey.brand_id == brand.id, ApiKey.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
-            _, secret = create_api_key(brand.id, "demo")
+        secret = _kept_key(brand.id, key_file)
 
     merchant = db.session.execute(select(Merchant).where(Merchant.brand_id == brand.id)).scalar()
     if merchant is None:
@@ -89,32 +109,21 @@ def seed_demo() -> dict:
         )
     if DEMO_ADMIN_EMAIL not in known:
         create_staff(brand.id, DEMO_ADMIN_EMAIL, DEMO_STAFF_PASSWORD, role="brand_admin", name="Quản lý")
-    members = [
-        upsert_member(brand.id, external_id, {"name": name})[0]
-        for external_id, name in (("demo-001", "Nguyễn Văn An"), ("demo-002", "Trần Thị Bình"))
-    ]
-    offer = db.session.execute(select(Offer).where(Offer.brand_id == brand.id)).scalar()
-    if offer is None:
-        offer = create_offer(
-            brand.id,
-            {
-                "name": "Giảm 50.000 ₫",
-                "kind": "fixed_amount",
-                "value": 50000,
-                "min_bill": 200000,
-                "valid_days": 30,
-                "terms": "Áp dụng cho hóa đơn từ 200.000 ₫. Mỗi mã dùng một lần.",
-            },
-        )
-    voucher = issue_vouchers(brand.id, offer.id, 1, members[0].external_id, source="demo")[0]
-    campaign, play_url = _demo_campaign(brand.id, offer.id, members[0].external_id)
+    members = [upsert_member(brand.id, external_id, {"name": name})[0] for external_id, name in DEMO_MEMBERS]
+    offer, lixi_offer = (_demo_offer(brand.id, spec) for spec in (DEMO_OFFER, DEMO_LIXI_OFFER))
+    voucher = _demo_voucher(brand.id, offer.id, members[0].external_id)
+    campaign = _demo_campaign(brand.id, offer.id, lixi_offer.id)
+    for member in members:
+        _top_up_plays(brand.id, campaign.id, member)
     base = _base_url()
     return {
         "brand_id": brand.id,
         "brand_slug": brand.slug,
         "api_key": secret,
+        "api_key_file": str(key_file),
         "merchant_id": merchant.id,
         "offer_id": offer.id,
+        "lixi_offer_id": lixi_offer.id,
         "member_external_ids": [m.external_id for m in members],
         "staff_login": {"email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
         "admin_login": {"email": DEMO_ADMIN_EMAIL, "password": DEMO_STAFF_PASSWORD},
@@ -123,7 +132,7 @@ def seed_demo() -> dict:
         "urls": _existing_pages(
             {
                 "voucher": f"/v/{voucher_token(voucher.code)}",
-                "play": play_url,
+                "play": _play_path(brand.id, members[0].external_id, campaign.id),
                 "openapi": "/openapi.json",
                 "merchant": "/merchant",
                 "dashboard": "/dashboard",
@@ -133,42 +142,139 @@ def seed_demo() -> dict:
     }
 
 
-def _demo_campaign(brand_id: int, offer_id: int, member_external_id: str):  # type: ignore[no-untyped-def]
-    """An active spin wheel with three prizes, and plays for the first demo member."""
+def _save_key(key_file: Path, secret: str) -> None:
+    """Write the secret readable by its owner only (0600), replacing any older file in one step."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = key_file.with_name(key_file.name + ".tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
+    os.chmod(partial, 0o600)  # O_CREAT's mode does not apply to a file left by an interrupted run
+    os.replace(partial, key_file)
+
+
+def _kept_key(brand_id: int, key_file: Path) -> str:
+    """The saved key if it still opens the demo brand; else a new one (the database keeps only hashes)."""
+    try:
+        saved = key_file.read_text().strip()
+    except OSError:
+        saved = ""
+    if saved:
+        try:
+            if authenticate_api_key(f"Bearer {saved}").brand_id == brand_id:
+                return saved
+        except Unauthorized:
+            pass
+    # The file is gone or belongs to another database: the keys seed-demo made can no longer be
+    # shown, so retire them; keys made in the dashboard keep working.
+    with write_transaction():
+        db.session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.brand_id == brand_id,
+                ApiKey.name.in_(SEEDED_KEY_NAMES),
+                ApiKey.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        _, secret = create_api_key(brand_id, "demo")
+    forget_cached_keys()
+    _save_key(key_file, secret)
+    return secret
+
+
+def _demo_offer(brand_id: int, spec: dict):  # type: ignore[no-untyped-def]
+    """The demo's offer of this name, made on the first run."""
+    from vouchers.models import Offer
+    from vouchers.offers import create_offer
+
+    offer = db.session.execute(
+        select(Offer).where(Offer.brand_id == brand_id, Offer.name == spec["name"]).order_by(Offer.id)
+    ).scalar()
+    return offer or create_offer(brand_id, spec)
+
+
+def _demo_voucher(brand_id: int, offer_id: int, member_external_id: str):  # type: ignore[no-untyped-def]
+    """The demo voucher still waiting to be redeemed, or a new one once it was used, voided or expired."""
+    from vouchers.models import Voucher, VoucherStatus
+    from vouchers.service import issue_vouchers
+
+    now = utcnow()
+    voucher = db.session.execute(
+        select(Voucher)
+        .where(
+            Voucher.brand_id == brand_id,
+            Voucher.offer_id == offer_id,
+            Voucher.source == "demo",
+            Voucher.status == VoucherStatus.ISSUED,
+            or_(Voucher.expires_at.is_(None), Voucher.expires_at > now),
+        )
+        .order_by(Voucher.id.desc())
+    ).scalar()
+    return voucher or issue_vouchers(brand_id, offer_id, 1, member_external_id, source="demo")[0]
+
+
+def _demo_campaign(brand_id: int, offer_id: int, lixi_offer_id: int):  # type: ignore[no-untyped-def]
+    """The demo's spin wheel (made and activated once); every prize with a value is a real voucher."""
+    from games.campaigns import change_status, create_campaign
+    from games.models import Campaign, CampaignStatus
+
+    kept = None
+    for campaign in db.session.execute(
+        select(Campaign)
+        .where(
+            Campaign.brand_id == brand_id,
+            Campaign.name == DEMO_CAMPAIGN_NAME,
+            Campaign.status != CampaignStatus.ENDED,
+        )
+        .order_by(Campaign.id)
+    ).scalars():
+        if any(prize.value and prize.offer_id is None for prize in campaign.prizes):
+            # An older demo's "Lì xì 10k" paid nothing yet spent the budget: end it, make the new one.
+            change_status(brand_id, campaign.id, "end")
+        else:
+            kept = campaign
+    if kept is not None:
+        return kept
+    campaign = create_campaign(
+        brand_id,
+        {
+            "name": DEMO_CAMPAIGN_NAME,
+            "game": "spin_wheel",
+            "budget": 5_000_000,
+            "plays_per_member_per_day": DEMO_PLAYS,
+            "prizes": [
+                {"label": "Giảm 50k", "weight": 10, "stock": 50, "offer_id": offer_id, "value": 50000},
+                {"label": "Lì xì 10k", "weight": 30, "stock": 200, "offer_id": lixi_offer_id, "value": 10000},
+                {"label": "Chúc may mắn", "weight": 60},  # better luck next time: no offer, no value
+            ],
+            "earning_rules": [
+                {"event": "purchase", "plays": 1, "min_amount": 200000, "max_amount": 499999},
+                {"event": "purchase", "plays": 2, "min_amount": 500000, "max_amount": 999999},
+                {"event": "purchase", "plays": 3, "min_amount": 1000000},
+            ],
+        },
+    )
+    return change_status(brand_id, campaign.id, "activate")
+
+
+def _top_up_plays(brand_id: int, campaign_id: int, member: Member) -> None:
+    """Each run leaves every demo member DEMO_PLAYS plays (granted, so audited), never more."""
+    from games.plays import grant_plays, plays_left
+
+    missing = DEMO_PLAYS - plays_left(campaign_id, member.id)
+    if missing > 0:
+        grant_plays(brand_id, member.external_id, campaign_id, missing)
+
+
+def _play_path(brand_id: int, member_external_id: str, campaign_id: int) -> str:
     from flask import url_for
 
-    from games.campaigns import change_status, create_campaign
     from games.links import member_link_token
-    from games.models import Campaign
-    from games.plays import grant_plays
 
-    campaign = db.session.execute(select(Campaign).where(Campaign.brand_id == brand_id)).scalar()
-    if campaign is None:
-        campaign = create_campaign(
-            brand_id,
-            {
-                "name": "Vòng quay Tết",
-                "game": "spin_wheel",
-                "budget": 5_000_000,
-                "plays_per_member_per_day": 5,
-                "prizes": [
-                    {"label": "Giảm 50k", "weight": 10, "stock": 50, "offer_id": offer_id, "value": 50000},
-                    {"label": "Lì xì 10k", "weight": 30, "stock": 200, "value": 10000},
-                    {"label": "Chúc may mắn", "weight": 60},
-                ],
-                "earning_rules": [
-                    {"event": "purchase", "plays": 1, "min_amount": 200000, "max_amount": 499999},
-                    {"event": "purchase", "plays": 2, "min_amount": 500000, "max_amount": 999999},
-                    {"event": "purchase", "plays": 3, "min_amount": 1000000},
-                ],
-            },
-        )
-        campaign = change_status(brand_id, campaign.id, "activate")
-    grant_plays(brand_id, member_external_id, campaign.id, 3)
-    token = member_link_token(brand_id, member_external_id, campaign.id)
+    token = member_link_token(brand_id, member_external_id, campaign_id)
     with current_app.test_request_context():
-        path = url_for("games_pages.play_page", campaign_id=campaign.id, t=token)
-    return campaign, path
+        return url_for("games_pages.play_page", campaign_id=campaign_id, t=token)
 
 
 def _existing_pages(paths: dict[str, str], base: str) -> dict[str, str]:
@@ -189,9 +295,16 @@ def register(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    def seed_demo_command(as_json: bool) -> None:
-        """Create (or refresh) the demo brand, merchant, staff, members, offer and a voucher."""
-        _emit(seed_demo(), as_json)
+    @click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="DEMO_API_KEY_FILE",
+        help="Where the demo's API key is kept between runs [default: instance/demo-api-key].",
+    )
+    def seed_demo_command(as_json: bool, key_file: Path | None) -> None:
+        """Make the demo brand, stores, staff, members, offers, a voucher and a spin wheel, once;
+        later runs keep them, print the same API key and top the members' plays up."""
+        _emit(seed_demo(key_file or default_key_file()), as_json)
 
     @app.cli.command("run-draws")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -235,6 +348,8 @@ def register(app: Flask) -> None:
             work(current_app._get_current_object(), burst=burst, in_process=in_process)  # type: ignore[attr-defined]
         finally:
             stop.set()
+            # Let a sweep in progress finish before the interpreter (and Redis, under make run) goes.
+            sweeper.join(timeout=30)
 
     @app.cli.command("purge-idempotency")
     def purge_idempotency_command() -> None:

@@ -1,11 +1,18 @@
 """The set-up commands of API.md: brands create and seed-demo, both with --json."""
 
 import json
+import stat
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from games.models import Campaign, Prize
+from games.plays import plays_left
+from lixi.auth import forget_cached_keys, issue_api_key
+from lixi.cli import DEMO_PLAYS
+from lixi.database import write_transaction
 from lixi.extensions import db
-from lixi.models import ApiKey, AuditEvent, Brand
+from lixi.models import ApiKey, AuditEvent, Brand, Member
+from vouchers.models import Offer, Voucher
 
 
 def test_brands_create_prints_the_key_once_and_it_works(app, client):
@@ -26,26 +33,117 @@ def test_same_name_gets_a_distinct_slug(app):
     assert first["slug"] != second["slug"]
 
 
-def test_seed_demo_twice_refreshes_the_key_and_keeps_the_data(app, client):
-    runner = app.test_cli_runner()
-    first = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
-    second = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
-    assert first["brand_id"] == second["brand_id"] and first["offer_id"] == second["offer_id"]
+def _seed(app, key_file) -> dict:
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--json", "--key-file", str(key_file)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_seed_demo_twice_keeps_the_data_and_the_key(app, client, tmp_path):
+    key_file = tmp_path / "demo-api-key"
+    first = _seed(app, key_file)
+    second = _seed(app, key_file)
+    assert key_file.read_text().strip() == first["api_key"] == second["api_key"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # a secret: its owner's eyes only
+    assert second["api_key_file"] == str(key_file)
+    for field in ("brand_id", "merchant_id", "offer_id", "lixi_offer_id", "campaign_id", "voucher_code"):
+        assert first[field] == second[field], field
     assert db.session.execute(select(func.count(Brand.id))).scalar() == 1
+    assert db.session.execute(select(func.count(Voucher.id))).scalar() == 1
     live = db.session.execute(select(func.count(ApiKey.id)).where(ApiKey.revoked_at.is_(None))).scalar()
     assert live == 1
-    from lixi.auth import forget_cached_keys
-
-    forget_cached_keys()
-    old = client.get("/api/v1/merchants", headers={"Authorization": f"Bearer {first['api_key']}"})
-    assert old.status_code == 401
-    headers = {"Authorization": f"Bearer {second['api_key']}"}
     validate = client.post(
-        "/api/v1/vouchers/validate", json={"code": second["voucher_code"]}, headers=headers
+        "/api/v1/vouchers/validate", json={"code": second["voucher_code"]}, headers=_bearer(first["api_key"])
     )
     assert validate.status_code == 200
     assert second["staff_login"]["email"] and second["urls"]["voucher"].startswith("http")
     assert client.get(second["urls"]["voucher"]).status_code == 200
+
+
+def test_a_used_demo_voucher_is_replaced_by_a_fresh_one(app, client, tmp_path):
+    first = _seed(app, tmp_path / "key")
+    redeemed = client.post(
+        "/api/v1/redemptions",
+        json={"code": first["voucher_code"], "merchant_id": first["merchant_id"], "bill_amount": 250000},
+        headers=_bearer(first["api_key"]),
+    )
+    assert redeemed.status_code == 201
+    second = _seed(app, tmp_path / "key")
+    assert second["voucher_code"] != first["voucher_code"]
+    assert second["api_key"] == first["api_key"]
+
+
+def test_a_lost_key_file_gets_a_new_key_and_only_the_seeded_ones_retire(app, client, tmp_path):
+    key_file = tmp_path / "demo-api-key"
+    first = _seed(app, key_file)
+    _, own_key = issue_api_key(first["brand_id"], "pos-terminal")
+    key_file.unlink()
+    second = _seed(app, key_file)
+    forget_cached_keys()
+    assert second["api_key"] != first["api_key"]
+    assert key_file.read_text().strip() == second["api_key"]
+    assert client.get("/api/v1/merchants", headers=_bearer(first["api_key"])).status_code == 401
+    assert client.get("/api/v1/merchants", headers=_bearer(second["api_key"])).status_code == 200
+    assert client.get("/api/v1/merchants", headers=_bearer(own_key)).status_code == 200
+
+
+def test_a_key_file_of_another_database_is_replaced(app, client, tmp_path):
+    key_file = tmp_path / "demo-api-key"
+    key_file.write_text("lx_0123456789ab_not-a-key-of-this-database\n")
+    _seed(app, key_file)  # a fresh brand: its first key goes in the file
+    key_file.write_text("lx_0123456789ab_not-a-key-of-this-database\n")
+    second = _seed(app, key_file)
+    assert key_file.read_text().strip() == second["api_key"]
+    assert client.get("/api/v1/merchants", headers=_bearer(second["api_key"])).status_code == 200
+
+
+def test_demo_members_can_play_at_once_and_are_topped_up(app, client, tmp_path):
+    demo = _seed(app, tmp_path / "key")
+    play = f"/api/v1/campaigns/{demo['campaign_id']}/plays"
+    for member in demo["member_external_ids"]:
+        response = client.post(play, json={"member_external_id": member}, headers=_bearer(demo["api_key"]))
+        assert response.status_code == 201, response.json
+        assert response.json["plays_left"] == DEMO_PLAYS - 1
+    page = client.get(demo["urls"]["play"])
+    assert page.status_code == 200
+    assert f'data-testid="plays-left">{DEMO_PLAYS - 1}<' in page.get_data(as_text=True)
+
+    _seed(app, tmp_path / "key")
+    for member in db.session.execute(select(Member)).scalars():
+        assert plays_left(demo["campaign_id"], member.id) == DEMO_PLAYS  # topped up, never beyond
+
+
+def test_every_demo_prize_with_a_value_gives_a_voucher_of_that_value(app, tmp_path):
+    demo = _seed(app, tmp_path / "key")
+    prizes = db.session.execute(
+        select(Prize).where(Prize.campaign_id == demo["campaign_id"]).order_by(Prize.position)
+    ).scalars()
+    by_label = {prize.label: prize for prize in prizes}
+    lixi = by_label["Lì xì 10k"]
+    assert lixi.offer_id == demo["lixi_offer_id"] and lixi.value == 10000
+    assert db.session.get(Offer, lixi.offer_id).value == 10000
+    luck = by_label["Chúc may mắn"]
+    assert luck.offer_id is None and not luck.value  # better luck next time costs nothing
+    assert all(prize.offer_id is not None for prize in by_label.values() if prize.value)
+
+
+def test_an_older_demo_wheel_whose_lixi_paid_nothing_is_ended_and_replaced(app, tmp_path):
+    demo = _seed(app, tmp_path / "key")
+    with write_transaction():  # what seed-demo made before: a valued prize without an offer
+        db.session.execute(
+            update(Prize)
+            .where(Prize.campaign_id == demo["campaign_id"], Prize.value == 10000)
+            .values(offer_id=None)
+        )
+    again = _seed(app, tmp_path / "key")
+    assert again["campaign_id"] != demo["campaign_id"]
+    assert db.session.get(Campaign, demo["campaign_id"]).status == "ended"
+    assert db.session.get(Campaign, again["campaign_id"]).status == "active"
+    assert _seed(app, tmp_path / "key")["campaign_id"] == again["campaign_id"]
 
 
 def test_purge_idempotency_keeps_fresh_keys(app, api):
