@@ -10,6 +10,7 @@ from flask_babel import refresh
 from flask_login import current_user, logout_user
 
 from dashboard.access import admin_blueprint, current_brand, local_day_bounds
+from dashboard.audit_details import describe
 from games.campaigns import list_campaigns
 from games.stats import campaign_stats
 from lixi.audit import list_audit_events
@@ -68,4 +69,7 @@ def audit_log() -> str:
         until=until,
         before_id=before_id,
     )
-    return render_template("dashboard/audit.html", brand=brand, events=events, filters=request.args)
+    rows = [(event, describe(event.data)) for event in events]
+    return render_template(
+        "dashboard/audit.html", brand=brand, events=events, rows=rows, filters=request.args
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 
-from flask import Blueprint, Response, abort, jsonify, make_response, render_template, request
+from flask import Blueprint, Response, abort, g, jsonify, make_response, render_template, request
 from flask_babel import refresh
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from lixi.errors import DomainError
 from lixi.extensions import db
 from lixi.models import Brand
 from lixi.ratelimit import DEVICE_COOKIE
+from lixi.security import cookies_secure
 from lixi.timeutil import utcnow
 from vouchers.models import Voucher
 from vouchers.schemas import voucher_url
@@ -38,11 +39,34 @@ def _odds(campaign: Campaign) -> list[dict]:
         {
             "position": p.position,
             "label": p.label,
-            "percent": round(100 * p.weight / total, 2),
+            "share": p.weight / total,
             "wins": p.offer_id is not None,
         }
         for p in campaign.prizes
     ]
+
+
+# The wheel's slice colours, in turn; each label gets the ink that reads on its slice.
+SLICE_COLOURS = ("#c8102e", "#f4c542", "#e85d3f", "#fff1c9")
+DARK_INK, LIGHT_INK = "#1d1d1f", "#ffffff"
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.1 relative luminance of a #rrggbb colour."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g_, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g_ + 0.0722 * b
+
+
+def contrast_ratio(one: str, other: str) -> float:
+    """WCAG 2.1 contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted((relative_luminance(one), relative_luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def label_ink(background: str) -> str:
+    """Dark or white text, whichever contrasts more with the slice (AA needs 4.5:1 for small text)."""
+    return max((DARK_INK, LIGHT_INK), key=lambda ink: contrast_ratio(ink, background))
 
 
 def wheel_slices(prizes: list[dict]) -> list[dict]:
@@ -56,10 +80,16 @@ def wheel_slices(prizes: list[dict]) -> list[dict]:
         large = 1 if n == 1 else 0
         lx, ly = 60 * math.cos(middle), 60 * math.sin(middle)
         angle = (index + 0.5) / n * 360
+        # With an odd count the last slice would meet the first in the same colour: skip one.
+        colour = SLICE_COLOURS[index % len(SLICE_COLOURS)]
+        if n > 1 and index == n - 1 and colour == SLICE_COLOURS[0]:
+            colour = SLICE_COLOURS[2]
         slices.append(
             {
                 "path": f"M0 0 L{x0:.3f} {y0:.3f} A95 95 0 {large} 1 {x1:.3f} {y1:.3f} Z",
                 "label": prize["label"],
+                "fill": colour,
+                "ink": label_ink(colour),
                 "x": f"{lx:.3f}",
                 "y": f"{ly:.3f}",
                 # Labels read outwards; on the lower half they are turned so they are not upside down.
@@ -91,6 +121,7 @@ def play_page(campaign_id: int) -> Response | str:
     """The customer's game: plays left, the prizes and their odds, and the game itself."""
     token = request.values.get("t")
     link = open_member_link(token, campaign_id)
+    g.actor = f"member:{link.member.id}"  # the audit trail names who played, as the API names its key
     campaign = get_campaign(link.brand_id, campaign_id)
     brand = db.session.get(Brand, link.brand_id)
     result = error = None
@@ -129,7 +160,12 @@ def play_page(campaign_id: int) -> Response | str:
     )
     if DEVICE_COOKIE not in request.cookies:
         page.set_cookie(
-            DEVICE_COOKIE, secrets.token_urlsafe(16), max_age=365 * 86400, samesite="Lax", httponly=True
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=365 * 86400,
+            samesite="Lax",
+            httponly=True,
+            secure=cookies_secure(),
         )
     return page
 

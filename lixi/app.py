@@ -12,6 +12,7 @@ from lixi.config import ROOT, Config
 from lixi.extensions import api, babel, csrf, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
 from lixi.models import MAX_ID
+from lixi.security import register_security_headers
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -30,6 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_blueprints(app)
     errors.register_errorhandlers(app)
     register_template_helpers(app)
+    register_security_headers(app)
     register_commands(app)
     return app
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Flask, Response, request
 from flask_babel import get_locale
 
@@ -22,6 +22,24 @@ def money(amount: int | None, currency: str = "VND") -> str:
     digits = {"VND": 0, "JPY": 0, "KRW": 0}.get(currency, 2)
     major = amount if digits == 0 else amount / 10**digits
     return format_currency(major, currency, locale=locale, currency_digits=True)
+
+
+def number(value: int | float | None) -> str:
+    """A count in the visitor's digits: 1234567 reads '1.234.567' in Vietnamese, '1,234,567' in English."""
+    if value is None:
+        return "—"
+    return format_decimal(value, locale=str(get_locale() or "vi"))
+
+
+def percent(share: float | None, digits: int = 1) -> str:
+    """A share (0.1) as a percentage in the visitor's locale: '10,0%' in Vietnamese, '10.0%' in English.
+
+    `digits` decimals at least, one more when it is not zero (1/3 reads 33,33%).
+    """
+    if share is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits + "#" if digits else "") + "%"
+    return format_percent(share, pattern, locale=str(get_locale() or "vi"))
 
 
 def local_datetime(instant: datetime | None, tz_name: str) -> str:
@@ -62,6 +80,8 @@ def remember_language(response: Response) -> Response:
 def register_template_helpers(app: Flask) -> None:
     app.after_request(remember_language)
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "vi")

@@ -4,12 +4,32 @@
 (function () {
   "use strict";
 
-  function money(amount, currency, locale) {
+  // Numbers, money, percentages and dates in the page's language (<html lang>), as the server
+  // writes them with Babel: 10,0% and 1.234 in Vietnamese, 10.0% and 1,234 in English.
+  const locale = document.documentElement.lang || "vi";
+
+  function money(amount, currency) {
     if (amount === null || amount === undefined) return "—";
     const digits = ["VND", "JPY", "KRW"].includes(currency) ? 0 : 2;
-    const tag = locale === "vi" ? "vi-VN" : "en-US";
-    return new Intl.NumberFormat(tag, { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits })
+    return new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits })
       .format(digits ? amount / 100 : amount);
+  }
+
+  function count(value) {
+    return value === null || value === undefined ? "—" : new Intl.NumberFormat(locale).format(value);
+  }
+
+  function percent(share, digits) {
+    return new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: digits, maximumFractionDigits: digits }).format(share);
+  }
+
+  // The server's series labels are local "YYYY-MM-DD HH:00" or "YYYY-MM-DD": shown as the locale writes them.
+  function when(label) {
+    const [day, hour] = String(label).split(" ");
+    const [y, m, d] = day.split("-").map(Number);
+    if (!d) return label;
+    const options = hour ? { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit" } : { day: "numeric", month: "numeric", year: "numeric" };
+    return new Intl.DateTimeFormat(locale, options).format(new Date(y, m - 1, d, hour ? Number(hour.slice(0, 2)) : 0));
   }
 
   function number(input) {
@@ -21,7 +41,7 @@
   const builder = document.getElementById("builder");
   if (builder) {
     const text = JSON.parse(document.getElementById("i18n").textContent);
-    const { currency, locale } = builder.dataset;
+    const { currency } = builder.dataset;
     const body = document.querySelector("#prizes tbody");
 
     function preview() {
@@ -35,14 +55,14 @@
       const total = rows.reduce((sum, p) => sum + p.weight, 0);
       body.querySelectorAll(".odds").forEach((cell) => { cell.textContent = "—"; });
       for (const p of rows) {
-        p.row.querySelector(".odds").textContent = total ? (100 * p.weight / total).toFixed(2) + "%" : "—";
+        p.row.querySelector(".odds").textContent = total ? percent(p.weight / total, 2) : "—";
       }
       const perThousand = total ? Math.round(1000 * rows.reduce((s, p) => s + p.weight * p.value, 0) / total) : 0;
-      document.getElementById("cost-per-1000").textContent = money(perThousand, currency, locale);
+      document.getElementById("cost-per-1000").textContent = money(perThousand, currency);
       const valued = rows.filter((p) => p.value);
       const unlimited = valued.some((p) => p.stock === null);
       const full = valued.reduce((s, p) => s + (p.stock || 0) * p.value, 0);
-      document.getElementById("cost-full").textContent = unlimited ? "∞" : money(full, currency, locale);
+      document.getElementById("cost-full").textContent = unlimited ? "∞" : money(full, currency);
       const budget = number(document.getElementById("budget"));
       const check = document.getElementById("budget-check");
       if (budget === null) check.textContent = "";
@@ -75,12 +95,12 @@
   const figuresPanel = document.getElementById("figures");
   if (figuresPanel && window.Chart) {
     const labels = JSON.parse(document.getElementById("chart-labels").textContent);
-    const { currency, locale } = figuresPanel.dataset;
+    const { currency } = figuresPanel.dataset;
     const red = "#c8102e", gold = "#f4c542", green = "#1f8a4c", grey = "#9a9aa0";
     const charts = {};
 
     function make(id, config) {
-      charts[id] = new window.Chart(document.getElementById(id), { ...config, options: { animation: false, responsive: true, maintainAspectRatio: false, ...(config.options || {}) } });
+      charts[id] = new window.Chart(document.getElementById(id), { ...config, options: { animation: false, responsive: true, maintainAspectRatio: false, locale, ...(config.options || {}) } });
     }
 
     function draw(figures) {
@@ -100,7 +120,7 @@
             backgroundColor: [red, gold, "#e8e8ea"] }] },
       };
       if (!charts["chart-time"]) {
-        make("chart-time", { type: "line", data: data["chart-time"] });
+        make("chart-time", { type: "line", data: data["chart-time"], options: { scales: { x: { ticks: { callback(value) { return when(this.getLabelForValue(value)); } } } } } });
         make("chart-prizes", { type: "bar", data: data["chart-prizes"] });
         make("chart-funnel", { type: "bar", data: data["chart-funnel"], options: { plugins: { legend: { display: false } } } });
         make("chart-budget", { type: "doughnut", data: data["chart-budget"] });
@@ -114,10 +134,10 @@
       figuresPanel.querySelectorAll("[data-figure]").forEach((cell) => {
         const [group, key] = cell.dataset.figure.split(".");
         const value = figures[group][key];
-        cell.textContent = value === null || value === undefined ? "—" : ("money" in cell.dataset ? money(value, currency, locale) : value);
+        cell.textContent = value === null || value === undefined ? "—" : ("money" in cell.dataset ? money(value, currency) : count(value));
       });
       figuresPanel.dataset.plays = String(st.plays);
-      document.getElementById("refreshed").textContent = new Date().toLocaleTimeString(locale === "vi" ? "vi-VN" : "en-US");
+      document.getElementById("refreshed").textContent = new Date().toLocaleTimeString(locale);
     }
 
     draw(JSON.parse(document.getElementById("figures-data").textContent));

@@ -43,6 +43,15 @@
     resultBox.replaceChildren(Object.assign(document.createElement("p"), { className: "refusal", textContent: message }));
   }
 
+  // Keyboard and screen-reader users land somewhere useful after a play (the result itself is
+  // read out by the live region): the button they pressed if it can be pressed again, else the
+  // won voucher's link, else the result.
+  function refocus(pressed) {
+    const again = pressed && !pressed.disabled ? pressed : form.querySelector("button:enabled");
+    const target = again || resultBox.querySelector("a") || resultBox;
+    target.focus();
+  }
+
   function spin(result) {
     const wheel = document.getElementById("wheel");
     const n = Number(wheel.dataset.slices);
@@ -101,11 +110,16 @@
     try {
       const response = await fetch(form.action, { method: "POST", body: data, headers: { Accept: "application/json" } });
       const body = await response.json();
-      if (!response.ok) { showRefusal(body.error.message); return; }
+      if (!response.ok) {
+        showRefusal(body.error.message);
+        refocus(null);
+        return;
+      }
       if (game === "spin_wheel") await spin(body);
       else if (game === "scratch_card") await scratch(body);
       else if (event.submitter) event.submitter.classList.add("opened");
       showResult(body);
+      refocus(event.submitter);
     } catch (error) {
       form.submit();  // fall back to the plain form post
     } finally {

@@ -97,7 +97,17 @@
         const data = await post(root.dataset.redeemUrl, body, key);
         if (data.html) {
           verdictBox.innerHTML = data.html;
-          if (data.redeemed) refreshToday(); else wireRedeem(code);
+          if (data.redeemed) {
+            refreshToday();
+            // Ready for the next customer: the live region reads the result out, focus goes back to
+            // the code field (replacing the card would otherwise drop it on <body>).
+            manual.reset();
+            manual.elements.code.focus();
+          } else {
+            wireRedeem(code);
+            const next = verdictBox.querySelector("form.redeem-form input:not([type=hidden]), form.redeem-form button");
+            if (next) next.focus();
+          }
         } else {
           button.disabled = false;
           button.textContent = label;

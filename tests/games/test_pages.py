@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -40,7 +41,10 @@ def test_member_link_opens_the_game_with_odds(client, linked):
     page = client.get(f"{url.path}?{url.query}", headers={"Accept-Language": "vi"})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Vòng quay" in html and "100.0%" in html and 'data-testid="plays-left">2<' in html
+    assert "Vòng quay" in html and 'data-testid="plays-left">2<' in html
+    assert "<strong>100,0%</strong>" in html  # the odds in Vietnamese digits (was 100.0%)
+    english = client.get(f"{url.path}?{url.query}&lang=en").get_data(as_text=True)
+    assert "<strong>100.0%</strong>" in english
 
 
 def test_forged_or_foreign_links_are_404(client, linked, api):
@@ -105,3 +109,73 @@ def test_fairness_page_reveals_and_checks_after_the_end(app, client, api, linked
         as_text=True
     )
     assert stored.seed in after and "2 plays recomputed from the seed and match; 0 do not." in after
+
+
+def _play_once(client, link) -> None:
+    url = urlsplit(link["url"])
+    token = url.query.split("t=", 1)[1]
+    html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+    played = client.post(url.path, data={"t": token, "csrf_token": _csrf(html)})
+    assert played.status_code == 200
+
+
+def test_a_play_from_the_game_page_is_audited_as_the_member(app, client, linked):
+    from lixi.models import AuditEvent, Member
+
+    campaign, link = linked
+    _play_once(client, link)
+    member = db.session.execute(select(Member).where(Member.external_id == "m-9")).scalar_one()
+    actors = (
+        db.session.execute(select(AuditEvent.actor).where(AuditEvent.action.startswith("play.")))
+        .scalars()
+        .all()
+    )
+    assert actors and set(actors) == {f"member:{member.id}"}  # was "anonymous"
+
+
+def _device_cookie(response) -> str:
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("lixi_device="))
+
+
+def test_the_device_cookie_is_secure_when_the_site_is_https(app, client, linked):
+    campaign, link = linked
+    url = urlsplit(link["url"])
+    plain = _device_cookie(client.get(f"{url.path}?{url.query}"))
+    assert "HttpOnly" in plain and "Secure" not in plain
+    app.config["PUBLIC_BASE_URL"] = "https://vouchers.example.vn"
+    fresh = app.test_client()
+    secure = _device_cookie(fresh.get(f"{url.path}?{url.query}"))
+    assert "; Secure" in secure and "HttpOnly" in secure and "SameSite=Lax" in secure
+
+
+def test_every_slice_label_on_the_wheel_passes_wcag_aa_contrast(client, api, make_offer):
+    from games.views import SLICE_COLOURS, contrast_ratio
+
+    offer = make_offer(name="Giảm 10k", value=10000)
+    for n in range(1, 9):  # every count of slices, so every colour and the odd-count wrap are drawn
+        prizes = [{"label": f"Quà {i}", "weight": 1, "offer_id": offer["id"]} for i in range(n)]
+        campaign = api.post("/campaigns", {"name": f"Wheel {n}", "game": "spin_wheel", "prizes": prizes})
+        campaign = campaign.get_json()
+        api.post(f"/campaigns/{campaign['id']}/activate", {})
+        api.post("/members", {"external_id": f"w-{n}"})
+        link = api.post(f"/members/w-{n}/links", {"campaign_id": campaign["id"]}).get_json()
+        url = urlsplit(link["url"])
+        html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+        slices = re.findall(
+            r'<path d="[^"]+" class="slice" fill="(#[0-9a-f]{6})"/>\s*<text [^>]*fill="(#[0-9a-f]{6})"', html
+        )
+        assert len(slices) == n
+        for background, ink in slices:
+            assert background in SLICE_COLOURS
+            assert contrast_ratio(ink, background) >= 4.5, (background, ink)
+        fills = [background for background, _ in slices]
+        assert n == 1 or fills[0] != fills[-1]  # neighbours round the circle differ
+
+
+def test_contrast_ratio_matches_wcag_examples():
+    from games.views import contrast_ratio, label_ink
+
+    assert round(contrast_ratio("#000000", "#ffffff"), 1) == 21.0
+    assert round(contrast_ratio("#c8102e", "#ffffff"), 2) == 5.88
+    assert contrast_ratio("#1d1d1f", "#c8102e") < 4.5  # the old dark label on the red slice
+    assert label_ink("#c8102e") == "#ffffff" and label_ink("#f4c542") == "#1d1d1f"
