@@ -31,12 +31,12 @@ translations: $(VENV)/.installed
 
 setup: $(VENV)/.installed translations
 
+# gunicorn and a job worker; Ctrl+C or SIGTERM stops both, then Redis (scripts/serve.py).
+# No shell between make and the scripts, so make's SIGTERM reaches them.
+run: export HOST := $(HOST)
+run: export PORT := $(PORT)
 run: setup
-	@$(WITH_REDIS) -- sh -c '$(FLASK) db upgrade && \
-	  echo "── demo ──" && PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" $(FLASK) seed-demo && \
-	  echo "── serving on http://$(HOST):$(PORT) (and a job worker) ──" && \
-	  { $(FLASK) worker & worker=$$!; trap "kill $$worker" EXIT INT TERM; \
-	    $(FLASK) run --host $(HOST) --port $(PORT); }'
+	@$(WITH_REDIS) $(WITH_REDIS_ARGS) -- $(PY) scripts/serve.py
 
 # The whole suite on SQLite (the default) and again on PostgreSQL (production).
 test: lint-check test-sqlite test-pg

@@ -85,6 +85,9 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl+C must not stop Redis under the processes
+            # still using it; whoever started it stops it after them (stop()).
+            process_group=0,
         )
         deadline = time.monotonic() + 10
         while not answers(self.url, 0.2):

@@ -28,15 +28,16 @@ def main(argv: list[str]) -> int:
     print(f"lixi: using Redis at {url}" + (" (started for this run)" if server else ""), flush=True)
     env = {**os.environ, "REDIS_URL": url}
     child = subprocess.Popen(command, env=env)
+    # SIGTERM is passed on; the terminal's Ctrl+C already reached the child (our process group),
+    # so SIGINT is not sent twice. Either way Redis stays up until the child has exited.
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
         return child.wait()
     finally:
         if server:
             server.stop()
+            print(f"lixi: stopped the Redis started for this run (port {server.port})", flush=True)
 
 
 if __name__ == "__main__":

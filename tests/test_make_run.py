@@ -1,0 +1,151 @@
+"""`make run` itself: gunicorn and a job worker, a clean stop (worker before Redis), and a demo that
+keeps its data and API key from one run to the next."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from lixi.config import ROOT
+from lixi.localredis import answers, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+# Settings of the developer's shell that would point the run at their database, Redis or key.
+_INHERITED = ("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "DEMO_API_KEY_FILE", "HOST", "PORT")
+
+
+class MakeRun:
+    """`make run` in its own session (a terminal of its own), its output collected line by line."""
+
+    def __init__(self, tmp_path: Path, port: int) -> None:
+        self.port = port
+        env = {key: value for key, value in os.environ.items() if key not in _INHERITED}
+        env.update(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'lixi.db'}",
+            DEMO_API_KEY_FILE=str(tmp_path / "demo-api-key"),
+            WEB_CONCURRENCY="1",
+            GUNICORN_THREADS="2",
+        )
+        self.process = subprocess.Popen(
+            # --own: a Redis of this run's own, which with_redis.py must stop last.
+            ["make", "--no-print-directory", "run", f"PORT={port}", "WITH_REDIS_ARGS=--own"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def printed(self, field: str) -> str:
+        match = re.search(rf"^{re.escape(field)}: (.+)$", self.output, re.MULTILINE)
+        assert match, f"{field} not printed:\n{self.output}"
+        return match.group(1).strip()
+
+    def wait_until_serving(self, timeout: float = 60) -> requests.Response:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"make run exited early:\n{self.output}"
+            try:
+                return requests.get(self.url + "/openapi.json", timeout=2)
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise AssertionError(f"make run did not serve within {timeout} s:\n{self.output}")
+
+    def stop(self, how: str, timeout: float = 45) -> int:
+        if how == "ctrl-c":  # the terminal sends SIGINT to its whole foreground process group
+            os.killpg(self.process.pid, signal.SIGINT)
+        else:  # systemd, docker stop, kill: SIGTERM to make alone
+            self.process.terminate()
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _assert_stopped_cleanly(run: MakeRun, code: int) -> None:
+    output = run.output
+    assert code in (0, -signal.SIGINT, -signal.SIGTERM), output  # make may re-raise what it was sent
+    assert "Traceback" not in output and "make: ***" not in output, output
+    worker_stopped = output.index("lixi: job worker stopped")
+    redis_stopped = output.index("lixi: stopped the Redis started for this run")
+    assert output.index("lixi: gunicorn stopped") < redis_stopped
+    assert worker_stopped < redis_stopped, output
+    redis_port = re.search(r"Redis started for this run \(port (\d+)\)", output).group(1)
+    assert not answers(f"redis://127.0.0.1:{redis_port}/0", 0.2)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(run.url + "/openapi.json", timeout=2)  # nothing left on the port
+
+
+def test_make_run_serves_with_gunicorn_stops_cleanly_and_keeps_the_demo_key(tmp_path):
+    port = free_port()
+    first = MakeRun(tmp_path, port)
+    try:
+        ready = first.wait_until_serving()
+        assert ready.status_code == 200
+        assert ready.headers["Server"].startswith("gunicorn"), ready.headers  # not Werkzeug's server
+        key = first.printed("api_key")
+        assert (tmp_path / "demo-api-key").read_text().strip() == key
+        assert requests.get(first.printed("urls.voucher"), timeout=10).status_code == 200
+        # The demo members start with plays: the printed game link and the API play at once.
+        page = requests.get(first.printed("urls.play"), timeout=10)
+        assert page.status_code == 200 and 'data-testid="plays-left">5<' in page.text
+        campaign = first.printed("campaign_id")
+        for member in ("demo-001", "demo-002"):
+            played = requests.post(
+                f"{first.url}/api/v1/campaigns/{campaign}/plays",
+                json={"member_external_id": member},
+                headers=_bearer(key),
+                timeout=10,
+            )
+            assert played.status_code == 201, played.text
+        _assert_stopped_cleanly(first, first.stop("ctrl-c"))
+    finally:
+        first.kill()
+
+    second = MakeRun(tmp_path, port)
+    try:
+        second.wait_until_serving()
+        assert second.printed("api_key") == key  # the same key, still working
+        merchants = requests.get(f"{second.url}/api/v1/merchants", headers=_bearer(key), timeout=10)
+        assert merchants.status_code == 200 and len(merchants.json()["merchants"]) == 1
+        assert second.printed("campaign_id") == campaign
+        _assert_stopped_cleanly(second, second.stop("sigterm"))
+    finally:
+        second.kill()
