@@ -12,6 +12,7 @@ from lixi.config import ROOT, Config
 from lixi.extensions import api, babel, csrf, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
 from lixi.models import MAX_ID
+from lixi.parsing import register_request_parsing
 from lixi.security import register_security_headers
 
 
@@ -24,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.from_object(config or Config())
+    register_request_parsing(app)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

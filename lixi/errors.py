@@ -123,11 +123,16 @@ def _retry_after(error: HTTPException) -> dict[str, str]:
     return {"Retry-After": str(int(limit.limit.get_expiry())) if limit is not None else "60"}
 
 
+# Headers an HTTP error's own response would carry that the error body replaces.
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
+
+
 def http_error_response(error: HTTPException) -> Response:
     status = error.code or 500
     code, message = _HTTP_CODES.get(status, (ErrorCode.INVALID_REQUEST, "The request is invalid."))
     details = None
-    headers: dict[str, str] = {}
+    # The exception's headers (405 Allow, 401 WWW-Authenticate, …) belong to any body we give it.
+    headers = {name: value for name, value in error.get_headers() if name.lower() not in _BODY_HEADERS}
     if status == 422:
         # webargs puts the marshmallow messages in data["messages"], keyed by location.
         messages = (getattr(error, "data", None) or {}).get("messages")
@@ -135,7 +140,7 @@ def http_error_response(error: HTTPException) -> Response:
             details = {"fields": _flatten_locations(messages)}
         message = "Some fields are invalid."
     elif status == 429:
-        headers = _retry_after(error)
+        headers.update(_retry_after(error))
     elif status in (400, 404, 405, 413, 415) and error.description and status != 404:
         message = error.description
     if not _wants_json():
@@ -160,9 +165,9 @@ def _html_error(status: int, message: str, headers: dict[str, str] | None = None
 
 
 def _domain_error(error: DomainError) -> Response:
-    if not _wants_json():
-        return _html_error(error.status, error.message)
     headers = {"Retry-After": "5"} if error.status == 503 else None
+    if not _wants_json():
+        return _html_error(error.status, error.message, headers)
     return json_error(error.code, error.status, error.message, error.details, headers)
 
 

@@ -30,9 +30,11 @@ MAX_KEY_LENGTH = 255
 def _fingerprint() -> str:
     raw = request.get_data(cache=True)
     try:
-        body: Any = json.loads(raw) if raw else None
+        # Parsed by the app's provider, like the view will: deep nesting and lone surrogates are
+        # refused there (the view then answers 400 or 422); here they fall back to the raw bytes.
+        body: Any = current_app.json.loads(raw) if raw else None
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = raw.decode("utf-8", "replace")
     material = f"{request.method} {request.path}\n{canonical}"
     return hashlib.sha256(material.encode("utf-8")).hexdigest()

@@ -83,7 +83,8 @@ class RedeemInSchema(CheckInSchema):
 
 def _load(schema: Schema) -> dict[str, Any]:
     try:
-        return schema.load(request.get_json(silent=True) or {})
+        # A JSON body is parsed strictly (unreadable: 400; a lone surrogate: 422 naming the field).
+        return schema.load(request.get_json(silent=not request.is_json) or {})
     except ValidationError as error:
         raise InvalidRequest("Some fields are invalid.", {"fields": error.messages}) from None
 
