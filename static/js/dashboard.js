@@ -120,9 +120,10 @@
             backgroundColor: [red, gold, "#e8e8ea"] }] },
       };
       if (!charts["chart-time"]) {
-        make("chart-time", { type: "line", data: data["chart-time"], options: { scales: { x: { ticks: { callback(value) { return when(this.getLabelForValue(value)); } } } } } });
-        make("chart-prizes", { type: "bar", data: data["chart-prizes"] });
-        make("chart-funnel", { type: "bar", data: data["chart-funnel"], options: { plugins: { legend: { display: false } } } });
+        const counts = { y: { beginAtZero: true, ticks: { precision: 0 } } };  // whole plays, not 2,5
+        make("chart-time", { type: "line", data: data["chart-time"], options: { scales: { ...counts, x: { ticks: { callback(value) { return when(this.getLabelForValue(value)); } } } } } });
+        make("chart-prizes", { type: "bar", data: data["chart-prizes"], options: { scales: counts } });
+        make("chart-funnel", { type: "bar", data: data["chart-funnel"], options: { scales: counts, plugins: { legend: { display: false } } } });
         make("chart-budget", { type: "doughnut", data: data["chart-budget"] });
       } else {
         for (const [id, fresh] of Object.entries(data)) {

@@ -162,7 +162,9 @@ def test_the_page_says_so_when_the_camera_is_refused(live):
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url("**/merchant")
         status = page.locator("#camera-status")
-        page.wait_for_function("!document.querySelector('#camera-status').textContent.includes('Starting')")
+        page.wait_for_function(
+            "() => !document.querySelector('#camera-status').textContent.includes('Starting')"
+        )
         assert "refused" in status.inner_text() or "No camera" in status.inner_text()
         assert page.locator("#start-camera").is_visible()
         page.fill("#manual-code", "AAAA-BBBB-CCCC-DD")  # the manual fallback still works
