@@ -26,6 +26,7 @@ from dashboard.access import (
     load_form,
 )
 from lixi import merchants, staff
+from lixi.auth import keep_this_session
 from lixi.errors import DomainError, ErrorCode, InvalidRequest
 from lixi.schemas import MerchantInSchema, StaffInSchema, parse_id, parse_ids
 from vouchers import bulk, offers
@@ -237,6 +238,7 @@ def staff_member_page(staff_id: int) -> Any:
         except InvalidRequest as error:
             errors = _field_errors(error)
         else:
+            keep_this_session(user)  # a new password ends the account's other sessions, not this one
             flash(_("Account saved."), "ok")
             return redirect(url_for("dashboard_catalog.staff_page"))
     return form_page(

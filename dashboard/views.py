@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
-from flask_login import current_user, logout_user
 
 from dashboard.access import admin_blueprint, current_brand, local_day_bounds
 from dashboard.audit_details import describe
 from games.campaigns import list_campaigns
 from games.stats import campaign_stats
 from lixi.audit import list_audit_events
-from lixi.auth import log_in_page, login_per_account, login_per_ip
+from lixi.auth import log_in_page, log_out_everywhere, login_per_account, login_per_ip
 from lixi.models import StaffRole
 from lixi.schemas import parse_id
 
@@ -39,10 +38,9 @@ def login() -> Any:
 
 @auth_bp.post("/logout")
 def logout() -> Any:
-    """Log out (a POST with the CSRF token, so no other site can log anyone out)."""
-    if current_user.is_authenticated:
-        logout_user()
-    session.clear()
+    """Log out (a POST with the CSRF token, so no other site can log anyone out): every session of
+    the account ends on the server, so a saved copy of the cookie no longer opens the dashboard."""
+    log_out_everywhere()
     return redirect(url_for("dashboard_auth.login"))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
-from flask_login import login_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from lixi.audit import record_audit, stamp_once
@@ -20,7 +20,7 @@ from lixi.extensions import db, login_manager
 from lixi.forms import LoginForm
 from lixi.models import ApiKey, StaffUser
 from lixi.ratelimit import client_ip, shared_limit_from
-from lixi.staff import authenticate, load_staff, normalize_email
+from lixi.staff import authenticate, load_staff, log_out, normalize_email, normalize_slug
 
 KEY_PREFIX = "lx"
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -137,9 +137,11 @@ LOGIN_FAILED = 401  # a failed log-in answers 401, which is what the log-in limi
 
 
 def _login_account() -> str:
-    """The account a log-in attempt is for: failures count per account however many IPs try it."""
-    email = normalize_email(request.form.get("email", ""))
-    return "login-account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
+    """The account a log-in attempt is for (brand and email): failures count per account however
+    many IPs try it."""
+    brand = normalize_slug(request.form.get("brand", ""))
+    account = f"{brand}\n{normalize_email(request.form.get('email', ''))}"
+    return "login-account:" + hashlib.sha256(account.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _failed_login(response: Response) -> bool:
@@ -172,8 +174,11 @@ def _ask_to_log_in() -> Response:
 
 
 def _load_staff(session_id: str) -> StaffUser | None:
+    """Flask-Login's user loader: "<id>:<session version>" (see StaffUser.get_id); a cookie made
+    under an older version, or before versions existed, is refused."""
+    staff_id, _, version = session_id.partition(":")
     try:
-        return load_staff(int(session_id))
+        return load_staff(int(staff_id), int(version))
     except ValueError:
         return None
 
@@ -194,17 +199,38 @@ def safe_next(target: str | None, area: str, default: str) -> str:
     return default
 
 
+# The brand of the last successful log-in on this browser, so staff type it once. Not a secret
+# (it is in the brand's log-in links); the log-in still needs the email and the password.
+BRAND_COOKIE = "lixi_brand"
+BRAND_COOKIE_DAYS = 400  # the longest browsers keep a cookie
+
+
 def log_in_page(area: str, home: str, roles: tuple[str, ...], title: str, subtitle: str) -> Any:
-    """The log-in form of an area (/merchant, /dashboard): only `roles` may enter through it."""
+    """The log-in form of an area (/merchant, /dashboard): only `roles` may enter through it.
+
+    Accounts are per brand, so the form asks for the brand's code (its slug), filled in from the
+    link (`?brand=<slug>`) or from this browser's last log-in.
+    """
     form = LoginForm()
     target = safe_next(request.args.get("next"), area, url_for(home))
     if form.validate_on_submit():
-        user = authenticate(form.email.data or "", form.password.data or "")
+        user = authenticate(form.brand.data or "", form.email.data or "", form.password.data or "")
         if user is not None and user.role in roles:
             log_in(user)
-            return redirect(target)
+            response = redirect(target)
+            response.set_cookie(
+                BRAND_COOKIE,
+                normalize_slug(form.brand.data or ""),
+                max_age=BRAND_COOKIE_DAYS * 86400,
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+                httponly=True,
+                samesite="Lax",
+            )
+            return response
         page = render_template("login.html", form=form, failed=True, title=title, subtitle=subtitle)
         return page, LOGIN_FAILED
+    if not form.is_submitted():
+        form.brand.data = (request.args.get("brand") or request.cookies.get(BRAND_COOKIE) or "")[:80]
     return render_template("login.html", form=form, failed=False, title=title, subtitle=subtitle)
 
 
@@ -225,3 +251,18 @@ def log_in(user: StaffUser) -> None:
     session.permanent = True
     with write_transaction():
         record_audit(user.brand_id, "staff.logged_in", "staff_user", user.id, actor=staff_actor(user))
+
+
+def log_out_everywhere() -> None:
+    """Log-out: ends every session of the account on the server (see lixi.staff), then this cookie's."""
+    if current_user.is_authenticated:
+        log_out(current_user._get_current_object())  # type: ignore[attr-defined]
+        logout_user()
+    session.clear()
+
+
+def keep_this_session(user: StaffUser) -> None:
+    """After changing one's own password (which ends every session of the account), stay logged
+    in on the browser that made the change: its session moves to the new version."""
+    if current_user.is_authenticated and current_user.id == user.id:
+        login_user(user)

@@ -125,8 +125,9 @@ def seed_demo(key_file: Path) -> dict:
         "offer_id": offer.id,
         "lixi_offer_id": lixi_offer.id,
         "member_external_ids": [m.external_id for m in members],
-        "staff_login": {"email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
-        "admin_login": {"email": DEMO_ADMIN_EMAIL, "password": DEMO_STAFF_PASSWORD},
+        # Staff accounts are per brand: the log-in asks for the brand's code (prefilled by ?brand=).
+        "staff_login": {"brand": brand.slug, "email": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
+        "admin_login": {"brand": brand.slug, "email": DEMO_ADMIN_EMAIL, "password": DEMO_STAFF_PASSWORD},
         "voucher_code": voucher.code,
         "campaign_id": campaign.id,
         "urls": _existing_pages(
@@ -134,8 +135,8 @@ def seed_demo(key_file: Path) -> dict:
                 "voucher": f"/v/{voucher_token(voucher.code)}",
                 "play": _play_path(brand.id, members[0].external_id, campaign.id),
                 "openapi": "/openapi.json",
-                "merchant": "/merchant",
-                "dashboard": "/dashboard",
+                "merchant": f"/merchant/login?brand={brand.slug}",
+                "dashboard": f"/dashboard/login?brand={brand.slug}",
             },
             base,
         ),

@@ -21,6 +21,8 @@ class PageForm(FlaskForm):
 
 
 class LoginForm(PageForm):
+    # Accounts are per brand (the same email may work for two brands): the brand's code, its slug.
+    brand = StringField(_l("Brand code"), validators=[DataRequired(), Length(max=80)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 

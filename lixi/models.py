@@ -87,24 +87,36 @@ class StaffRole(StrEnum):
 
 
 class StaffUser(UserMixin, db.Model):
-    """A person who logs in: a brand admin, or merchant staff bound to some of the brand's merchants."""
+    """A person who logs in: a brand admin, or merchant staff bound to some of the brand's merchants.
+
+    An account belongs to one brand: the same email may have an account in several brands (so
+    no brand learns that another one uses it), and the log-in asks for the brand.
+    """
 
     __tablename__ = "staff_users"
+    __table_args__ = (UniqueConstraint("brand_id", "email", name="uq_staff_users_brand_email"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))  # brand_admin | merchant_staff
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the id every session cookie carries (see get_id): raising it ends every session of
+    # the account, which a signed cookie alone cannot do (log-out, a new password, disabling).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     merchants: Mapped[list[Merchant]] = relationship(secondary=staff_merchants, order_by="Merchant.name")
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a disabled account's session stops working
         return self.disabled_at is None
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the account and the session version it was made under."""
+        return f"{self.id}:{self.session_version}"
 
 
 class Member(db.Model):

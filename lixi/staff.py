@@ -1,25 +1,36 @@
-"""Staff accounts: brand admins and merchant staff, their passwords and the stores they work at."""
+"""Staff accounts: brand admins and merchant staff, their passwords, stores and sessions.
+
+An account belongs to one brand: an email is unique within a brand, not across brands (brand B
+creating an account for an email brand A uses learns nothing about A), so the log-in names the
+brand. Sessions carry the account's `session_version` (see StaffUser.get_id): log-out, a new
+password and disabling raise it, which ends every session of the account on the server.
+"""
 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from lixi.audit import record_audit, stamp_once
+from lixi.audit import record_audit
 from lixi.database import write_transaction
 from lixi.errors import DomainError, ErrorCode, NotFound, invalid_field
 from lixi.extensions import db
 from lixi.merchants import merchant_ids_of_brand
-from lixi.models import Merchant, StaffRole, StaffUser, scoped
+from lixi.models import Brand, Merchant, StaffRole, StaffUser, scoped
+from lixi.timeutil import utcnow
 
-# Checked when the email is unknown, so a wrong email costs the same time as a wrong password.
+# Checked when the brand or email is unknown, so either costs the same time as a wrong password.
 _DUMMY_PASSWORD_HASH = generate_password_hash("not a real password")
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def normalize_slug(slug: str) -> str:
+    return slug.strip().lower()
 
 
 def _check_password(password: str) -> None:
@@ -68,6 +79,7 @@ def create_staff(
                 brand_id, "staff.created", "staff_user", user.id, {"role": role, "merchant_ids": wanted}
             )
     except IntegrityError:
+        # Only (brand_id, email) is unique: this says nothing about other brands' accounts.
         raise DomainError(ErrorCode.EMAIL_TAKEN, 409, "An account with this email exists.") from None
     return user
 
@@ -83,21 +95,49 @@ def get_staff(brand_id: int, staff_id: int) -> StaffUser:
     return user
 
 
-def load_staff(staff_id: int) -> StaffUser | None:
-    """For Flask-Login's session loader: an enabled account, or None (the session ends)."""
+def load_staff(staff_id: int, session_version: int) -> StaffUser | None:
+    """For Flask-Login's session loader: the enabled account, if the session was made under its
+    current session version; else None (the session ends)."""
     user = db.session.get(StaffUser, staff_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or user.session_version != session_version:
+        return None
+    return user
 
 
-def authenticate(email: str, password: str, role: str | None = None) -> StaffUser | None:
-    """The enabled account with this email and password (and role, if given), else None."""
+def authenticate(brand_slug: str, email: str, password: str, role: str | None = None) -> StaffUser | None:
+    """The enabled account of this brand with this email and password (and role, if given), else None.
+
+    One query and one password-hash check whatever is wrong (brand, email or password), so
+    neither the answer nor its timing tells whether an email has an account in some brand.
+    """
     user = db.session.execute(
-        select(StaffUser).where(func.lower(StaffUser.email) == normalize_email(email))
+        select(StaffUser)
+        .join(Brand, Brand.id == StaffUser.brand_id)
+        .where(Brand.slug == normalize_slug(brand_slug))
+        .where(func.lower(StaffUser.email) == normalize_email(email))
     ).scalar()
     matches = check_password_hash(user.password_hash if user else _DUMMY_PASSWORD_HASH, password)
     if user is None or not matches or not user.is_active or (role and user.role != role):
         return None
     return user
+
+
+def _end_sessions(user_id: int) -> None:
+    """Inside a write transaction: every session cookie made before this stops working."""
+    db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(session_version=StaffUser.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def log_out(user: StaffUser) -> None:
+    """End every session of the account, this one and any other (a saved or copied cookie too)."""
+    with write_transaction():
+        _end_sessions(user.id)
+        record_audit(user.brand_id, "staff.logged_out", "staff_user", user.id, actor=f"staff:{user.id}")
+    db.session.refresh(user)
 
 
 def works_at(user: StaffUser, merchant_id: int | None) -> Merchant | None:
@@ -125,13 +165,27 @@ def update_staff(
         if password is not None:
             user.password_hash = generate_password_hash(password)
         session.add(user)
+        session.flush()
+        if password is not None:
+            _end_sessions(user.id)  # whoever held the old password is logged out everywhere
         changes = {"merchant_ids": wanted, "password_changed": password is not None}
         record_audit(brand_id, "staff.updated", "staff_user", user.id, changes)
+    db.session.refresh(user)
     return user
 
 
 def disable_staff(brand_id: int, staff_id: int) -> StaffUser:
-    """The account can no longer log in; its open sessions end at their next request."""
+    """The account can no longer log in; its open sessions end at their next request (and stay
+    ended: the session version moves too, so no old cookie works should the account come back)."""
     user = get_staff(brand_id, staff_id)
-    stamp_once(user, "disabled_at", "staff.disabled", "staff_user", {"email": user.email})
+    with write_transaction() as session:
+        stamped = session.execute(
+            update(StaffUser)
+            .where(StaffUser.id == user.id, StaffUser.disabled_at.is_(None))
+            .values(disabled_at=utcnow(), session_version=StaffUser.session_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if stamped.rowcount == 1:
+            record_audit(brand_id, "staff.disabled", "staff_user", user.id, {"email": user.email})
+    db.session.refresh(user)
     return user

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import requests
 
-from lixi.liveserver import LiveServer, migrate_and_create_brand
+from lixi.liveserver import LiveServer, flask_command
 
 
 @dataclass
@@ -15,6 +16,7 @@ class LiveLixi:
 
     server: LiveServer
     api_key: str
+    brand_slug: str  # the brand's code, which the staff log-in form asks for
 
     def url(self, path: str) -> str:
         return f"{self.server.url}/api/v1{path}"
@@ -34,6 +36,7 @@ class LiveLixi:
 
 def start_live_lixi(env: dict[str, str], **server_options: int) -> LiveLixi:
     """Migrate the database in `env`, create a brand, and start gunicorn on it."""
-    api_key = migrate_and_create_brand(env, "Live Test")
+    flask_command(env, "db", "upgrade")
+    brand = json.loads(flask_command(env, "brands", "create", "Live Test", "--json"))
     server = LiveServer(env=env, **server_options).start()
-    return LiveLixi(server, api_key)
+    return LiveLixi(server, brand["api_key"], brand["slug"])

@@ -23,10 +23,17 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import refresh
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError, fields, validate
 
-from lixi.auth import act_for_staff, log_in_page, login_per_account, login_per_ip, staff_actor
+from lixi.auth import (
+    act_for_staff,
+    log_in_page,
+    log_out_everywhere,
+    login_per_account,
+    login_per_ip,
+    staff_actor,
+)
 from lixi.errors import DomainError, InvalidRequest, NotFound
 from lixi.extensions import db
 from lixi.formatting import local_datetime, money
@@ -128,8 +135,8 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    logout_user()
-    session.clear()
+    """Log out: every session of the account ends on the server (a saved cookie no longer works)."""
+    log_out_everywhere()
     return redirect(url_for("merchant.login"))
 
 

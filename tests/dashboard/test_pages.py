@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from lixi.extensions import db
 from lixi.jobs import work
-from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token
+from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token, slug_for
 
 ADMIN = "admin@brand-a.vn"
 
@@ -27,7 +27,8 @@ def logged_in(app, email: str) -> FlaskClient:
     page = client.get("/dashboard/login")
     token = form_token(page.get_data(as_text=True))
     response = client.post(
-        "/dashboard/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+        "/dashboard/login",
+        data={"brand": slug_for(email), "email": email, "password": PASSWORD, "csrf_token": token},
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
@@ -82,12 +83,11 @@ def test_pages_need_a_brand_admin(app, two_brands, api, merchant):
     api.post("/staff", {"email": "cashier@a.vn", "password": PASSWORD, "merchant_ids": [merchant["id"]]})
     client = app.test_client()
     token = form_token(client.get("/dashboard/login").get_data(as_text=True))
-    refused = client.post(
-        "/dashboard/login", data={"email": "cashier@a.vn", "password": PASSWORD, "csrf_token": token}
-    )
+    account = {"brand": slug_for("cashier@a.vn"), "email": "cashier@a.vn", "password": PASSWORD}
+    refused = client.post("/dashboard/login", data={**account, "csrf_token": token})
     assert refused.status_code == 401
     token = form_token(client.get("/merchant/login").get_data(as_text=True))
-    client.post("/merchant/login", data={"email": "cashier@a.vn", "password": PASSWORD, "csrf_token": token})
+    client.post("/merchant/login", data={**account, "csrf_token": token})
     assert client.get("/merchant").status_code == 200
     assert client.get("/dashboard").status_code == 404
 
@@ -306,8 +306,8 @@ def test_an_admin_edits_a_cashiers_stores_and_password(app, brand, api, merchant
     assert listed["name"] == "Chị Mai" and listed["merchant_ids"] == [other["id"]]
     from lixi.staff import authenticate
 
-    assert authenticate("mai@cafe.vn", "a new password 1") is not None
-    assert authenticate("mai@cafe.vn", PASSWORD) is None
+    assert authenticate(slug_for("mai@cafe.vn"), "mai@cafe.vn", "a new password 1") is not None
+    assert authenticate(slug_for("mai@cafe.vn"), "mai@cafe.vn", PASSWORD) is None
 
 
 def test_exports_for_excel_start_with_a_bom(app, brand, offer, issue):

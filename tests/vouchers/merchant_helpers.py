@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
+from lixi.extensions import db
+from lixi.models import Brand, StaffUser
+
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account's password
 
 _FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -20,3 +25,29 @@ def page_token(html: str) -> str:
     match = _META_TOKEN.search(html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+def brand_slug(brand_id: int) -> str:
+    """The brand's code that the log-in form asks for."""
+    slug = db.session.execute(select(Brand.slug).where(Brand.id == brand_id)).scalar()
+    assert slug, f"no brand {brand_id}"
+    return slug
+
+
+def slug_for(email: str) -> str:
+    """The brand of the account with this email (tests that share an email across brands pass the
+    brand themselves); for an email with no account, the first brand, so the log-in still fails
+    on the email alone."""
+    slugs = list(
+        db.session.execute(
+            select(Brand.slug)
+            .join(StaffUser, StaffUser.brand_id == Brand.id)
+            .where(StaffUser.email == email.lower())
+        ).scalars()
+    )
+    assert len(slugs) <= 1, f"{email} has accounts in several brands: pass the brand"
+    return (
+        slugs[0]
+        if slugs
+        else db.session.execute(select(Brand.slug).order_by(Brand.id)).scalars().first() or ""
+    )

@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from lixi.models import AuditEvent
 from tests.conftest import fresh_app
-from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token
+from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token, slug_for
 
 
 def make_staff(api, email: str, merchant_ids: list[int], **fields) -> dict:
@@ -17,10 +17,11 @@ def make_staff(api, email: str, merchant_ids: list[int], **fields) -> dict:
     return response.get_json()
 
 
-def log_in(client: FlaskClient, email: str, password: str = PASSWORD):
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD, brand: str | None = None):
     page = client.get("/merchant/login")
     token = form_token(page.get_data(as_text=True))
-    return client.post("/merchant/login", data={"email": email, "password": password, "csrf_token": token})
+    data = {"brand": brand or slug_for(email), "email": email, "password": password, "csrf_token": token}
+    return client.post("/merchant/login", data=data)
 
 
 class Cashier:

@@ -45,7 +45,12 @@ def logged_in_session(live) -> tuple[requests.Session, str]:
     """A cashier's session through the real log-in form; returns it and the page's CSRF token."""
     session = requests.Session()
     page = session.get(f"{live.server.url}/merchant/login", timeout=30)
-    body = {"email": "cashier@live.vn", "password": PASSWORD, "csrf_token": form_token(page.text)}
+    body = {
+        "brand": live.brand_slug,
+        "email": "cashier@live.vn",
+        "password": PASSWORD,
+        "csrf_token": form_token(page.text),
+    }
     assert session.post(f"{live.server.url}/merchant/login", data=body, timeout=30).ok
     counter = session.get(f"{live.server.url}/merchant", timeout=30)
     return session, page_token(counter.text)
@@ -127,6 +132,7 @@ def test_scan_a_voucher_with_the_camera_and_redeem_it(live, tmp_path):
     with chromium(*flags) as browser:
         page = browser.new_page(viewport={"width": 360, "height": 780}, locale="vi-VN")
         page.goto(f"{live.server.url}/merchant")
+        page.fill("input[name=brand]", live.brand_slug)
         page.fill("input[name=email]", "cashier@live.vn")
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Đăng nhập").click()
@@ -157,6 +163,7 @@ def test_the_page_says_so_when_the_camera_is_refused(live):
         context = browser.new_context(locale="en-US")
         page = context.new_page()
         page.goto(f"{live.server.url}/merchant/login")
+        page.fill("input[name=brand]", live.brand_slug)
         page.fill("input[name=email]", "cashier@live.vn")
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Log in").click()
