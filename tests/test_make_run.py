@@ -31,7 +31,7 @@ class MakeRun:
         env = {key: value for key, value in os.environ.items() if key not in _INHERITED}
         env.update(
             DATABASE_URL=f"sqlite:///{tmp_path / 'lixi.db'}",
-            DEMO_API_KEY_FILE=str(tmp_path / "demo-api-key"),
+            DEMO_API_KEY_FILE=str(tmp_path / "instance" / "demo-api-key"),  # where the README looks
             WEB_CONCURRENCY="1",
             GUNICORN_THREADS="2",
         )
@@ -99,6 +99,25 @@ def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def _run_the_readme_examples(run: MakeRun, workdir: Path) -> None:
+    """The README's "Try the API" block, as a reader would paste it (curl failing on HTTP errors)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Try the API") :]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL).group(1)
+    script = block.replace("127.0.0.1:5000", f"127.0.0.1:{run.port}").replace("curl -s ", "curl -sSf ")
+    result = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + script],
+        cwd=workdir,  # the block reads instance/demo-api-key
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert '"valid":true' in out and '"voided_at":"' in out and '"plays_left":' in out, out
+    assert f"127.0.0.1:{run.port}/play/" in out and '"liability":' in out, out
+
+
 def _assert_stopped_cleanly(run: MakeRun, code: int) -> None:
     output = run.output
     assert code in (0, -signal.SIGINT, -signal.SIGTERM), output  # make may re-raise what it was sent
@@ -121,7 +140,7 @@ def test_make_run_serves_with_gunicorn_stops_cleanly_and_keeps_the_demo_key(tmp_
         assert ready.status_code == 200
         assert ready.headers["Server"].startswith("gunicorn"), ready.headers  # not Werkzeug's server
         key = first.printed("api_key")
-        assert (tmp_path / "demo-api-key").read_text().strip() == key
+        assert (tmp_path / "instance" / "demo-api-key").read_text().strip() == key
         assert requests.get(first.printed("urls.voucher"), timeout=10).status_code == 200
         # The demo members start with plays: the printed game link and the API play at once.
         page = requests.get(first.printed("urls.play"), timeout=10)
@@ -135,6 +154,7 @@ def test_make_run_serves_with_gunicorn_stops_cleanly_and_keeps_the_demo_key(tmp_
                 timeout=10,
             )
             assert played.status_code == 201, played.text
+        _run_the_readme_examples(first, tmp_path)
         _assert_stopped_cleanly(first, first.stop("ctrl-c"))
     finally:
         first.kill()
