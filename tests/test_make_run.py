@@ -114,7 +114,8 @@ def _run_the_readme_examples(run: MakeRun, workdir: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert '"valid":true' in out and '"voided_at":"' in out and '"plays_left":' in out, out
+    assert '"valid":true' in out and '"voided_at":"' in out and '"status":"voided"' in out, out
+    assert '"plays_left":' in out, out
     assert f"127.0.0.1:{run.port}/play/" in out and '"liability":' in out, out
 
 
