@@ -11,12 +11,11 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from werkzeug.exceptions import HTTPException
 
-from lixi.auth import authenticate_api_key, create_api_key, forget_cached_keys
+from lixi.auth import authenticate_api_key, issue_api_key, revoke_api_key
 from lixi.brands import create_brand
-from lixi.database import write_transaction
 from lixi.errors import Unauthorized
 from lixi.extensions import db
 from lixi.idempotency import purge_expired_records
@@ -167,19 +166,15 @@ def _kept_key(brand_id: int, key_file: Path) -> str:
         except Unauthorized:
             pass
     # The file is gone or belongs to another database: the keys seed-demo made can no longer be
-    # shown, so retire them; keys made in the dashboard keep working.
-    with write_transaction():
-        db.session.execute(
-            update(ApiKey)
-            .where(
-                ApiKey.brand_id == brand_id,
-                ApiKey.name.in_(SEEDED_KEY_NAMES),
-                ApiKey.revoked_at.is_(None),
-            )
-            .values(revoked_at=utcnow())
+    # shown, so retire them (audited); keys made in the dashboard keep working.
+    seeded = db.session.execute(
+        select(ApiKey.id).where(
+            ApiKey.brand_id == brand_id, ApiKey.name.in_(SEEDED_KEY_NAMES), ApiKey.revoked_at.is_(None)
         )
-        _, secret = create_api_key(brand_id, "demo")
-    forget_cached_keys()
+    ).scalars()
+    for key_id in list(seeded):
+        revoke_api_key(brand_id, key_id)
+    _, secret = issue_api_key(brand_id, "demo")
     _save_key(key_file, secret)
     return secret
 
@@ -190,7 +185,9 @@ def _demo_offer(brand_id: int, spec: dict):  # type: ignore[no-untyped-def]
     from vouchers.offers import create_offer
 
     offer = db.session.execute(
-        select(Offer).where(Offer.brand_id == brand_id, Offer.name == spec["name"]).order_by(Offer.id)
+        select(Offer)
+        .where(Offer.brand_id == brand_id, Offer.name == spec["name"], Offer.archived_at.is_(None))
+        .order_by(Offer.id)
     ).scalar()
     return offer or create_offer(brand_id, spec)
 
