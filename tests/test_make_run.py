@@ -17,10 +17,14 @@ import requests
 from lixi.config import ROOT
 from lixi.localredis import answers, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.live, pytest.mark.timeout(120)]
 
-# Settings of the developer's shell that would point the run at their database, Redis or key.
-_INHERITED = ("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "DEMO_API_KEY_FILE", "HOST", "PORT")
+# Settings of the developer's shell that would point the run at their database, Redis or key, and
+# an outer make's (make test → pytest → make run): its variables and jobserver are not this run's.
+_INHERITED = (
+    *("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "DEMO_API_KEY_FILE", "HOST", "PORT"),
+    *("MAKEFLAGS", "MAKELEVEL", "MFLAGS"),
+)
 
 
 class MakeRun:
@@ -37,7 +41,16 @@ class MakeRun:
         )
         self.process = subprocess.Popen(
             # --own: a Redis of this run's own, which with_redis.py must stop last.
-            ["make", "--no-print-directory", "run", f"PORT={port}", "WITH_REDIS_ARGS=--own"],
+            # -o: never reinstall .venv from under the running suite (make test has just set it up).
+            [
+                "make",
+                "--no-print-directory",
+                "-o",
+                ".venv/.installed",
+                "run",
+                f"PORT={port}",
+                "WITH_REDIS_ARGS=--own",
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
