@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,6 @@ def browser():
 
 def log_in(page, live, button: str = "Log in") -> None:
     page.goto(f"{live.server.url}/dashboard")
-    page.fill("input[name=brand]", live.brand_slug)
     page.fill("input[name=email]", "marketing@live.vn")
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name=button).click()
@@ -170,6 +170,12 @@ def test_every_page_in_vietnamese_passes_axe_and_the_csp_and_keeps_its_charts_in
         assert page.locator("html").get_attribute("lang") == "vi"
         odds = page.locator("table.table").first.inner_text()
         assert "10,00%" in odds and "90,00%" in odds  # Vietnamese digits (was 10.0%)
+        # Dates written as text follow the page's language: the time axis reads 30/11 (vi), not the
+        # server's 2026-11-30 (date inputs are the browser's own control, drawn in its language).
+        ticks = page.evaluate("() => Chart.getChart('chart-time').scales.x.ticks.map((t) => t.label)")
+        assert ticks and all(
+            re.fullmatch(r"\d\d:\d\d \d{1,2}/\d{1,2}|\d{1,2}/\d{1,2}/\d{4}", t) for t in ticks
+        ), ticks
         figures = _boxes(page)
         for figure in figures:  # each chart stays in its own box, under its caption, inside its figure
             assert figure["canvas"]["top"] >= figure["caption"]["bottom"] - 0.5, figure
