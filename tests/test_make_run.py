@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -183,3 +184,20 @@ def test_make_run_serves_with_gunicorn_stops_cleanly_and_keeps_the_demo_key(tmp_
         _assert_stopped_cleanly(second, second.stop("sigterm"))
     finally:
         second.kill()
+
+
+def test_make_run_whose_port_is_taken_fails_and_still_stops_the_worker_then_redis(tmp_path):
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = MakeRun(tmp_path, taken.getsockname()[1])
+        try:
+            code = run.process.wait(timeout=90)  # gunicorn gives up on the port after about 5 s
+            run._reader.join(timeout=5)
+        finally:
+            run.kill()
+    output = run.output
+    assert code != 0 and "lixi: gunicorn exited unexpectedly; stopping" in output, output
+    assert "Traceback" not in output, output
+    assert output.index("lixi: job worker stopped") < output.index("lixi: stopped the Redis"), output
