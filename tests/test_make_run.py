@@ -96,6 +96,10 @@ class MakeRun:
             os.killpg(self.process.pid, signal.SIGINT)
         else:  # systemd, docker stop, kill: SIGTERM to make alone
             self.process.terminate()
+        return self.wait(timeout)
+
+    def wait(self, timeout: float) -> int:
+        """make's exit status, once all of its output has been read."""
         code = self.process.wait(timeout=timeout)
         self._reader.join(timeout=5)
         return code
@@ -193,8 +197,7 @@ def test_make_run_whose_port_is_taken_fails_and_still_stops_the_worker_then_redi
         taken.listen()
         run = MakeRun(tmp_path, taken.getsockname()[1])
         try:
-            code = run.process.wait(timeout=90)  # gunicorn gives up on the port after about 5 s
-            run._reader.join(timeout=5)
+            code = run.wait(timeout=90)  # gunicorn gives up on the port after about 5 s
         finally:
             run.kill()
     output = run.output
