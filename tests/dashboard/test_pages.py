@@ -344,3 +344,42 @@ def test_odd_query_and_form_values_are_refused_not_crashed(app, brand):
         data={"csrf_token": token, "email": "x@y.vn", "password": PASSWORD, "merchant_ids": [huge]},
     )
     assert staff.status_code == 422  # a cashier needs a store; the forged id is none of the brand's
+
+
+def test_the_audit_log_reads_as_words_in_the_pages_language(app, brand, api):
+    make_admin(brand.id, ADMIN)
+    api.post("/offers", {"name": "Giảm giá Tết", "kind": "percent", "value": 10, "max_discount": 1_500_000})
+    client = logged_in(app, ADMIN)
+    vietnamese = client.get("/dashboard/audit?action=offer.&lang=vi").get_data(as_text=True)
+    assert "tên: Giảm giá Tết" in vietnamese and "loại: percent" in vietnamese
+    assert "\\u" not in vietnamese and "{&#34;" not in vietnamese and '{"' not in vietnamese  # was JSON
+    english = client.get("/dashboard/audit?action=offer.&lang=en").get_data(as_text=True)
+    assert "name: Giảm giá Tết" in english
+
+
+def test_audit_details_name_ids_as_they_are_and_count_in_the_locale(app):
+    from flask_babel import refresh
+
+    from dashboard.audit_details import describe
+
+    with app.test_request_context("/?lang=vi"):
+        refresh()  # the suite's one app context keeps the last request's locale
+        assert describe({"campaign_id": 1234, "count": 12000, "fields": ["name", "terms"], "ok": True}) == [
+            ("chiến dịch", "1234"),
+            ("số lượng", "12.000"),
+            ("trường đã sửa", "name, terms"),
+            ("ok", "có"),
+        ]
+        assert describe(None) == []
+
+
+def test_campaign_page_figures_follow_the_locale(app, brand, api, make_offer):
+    make_admin(brand.id, ADMIN)
+    offer = make_offer(value=20000)
+    prizes = [{"label": "Giảm 20k", "weight": 1, "offer_id": offer["id"]}, {"label": "Trượt", "weight": 2}]
+    campaign = api.post("/campaigns", {"name": "Quay", "game": "spin_wheel", "prizes": prizes}).get_json()
+    client = logged_in(app, ADMIN)
+    vietnamese = client.get(f"/dashboard/campaigns/{campaign['id']}?lang=vi").get_data(as_text=True)
+    assert "33,33%" in vietnamese and "66,67%" in vietnamese  # was 33.33%
+    english = client.get(f"/dashboard/campaigns/{campaign['id']}?lang=en").get_data(as_text=True)
+    assert "33.33%" in english
