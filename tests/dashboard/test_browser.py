@@ -38,6 +38,7 @@ def browser():
 
 def log_in(page, live, button: str = "Log in") -> None:
     page.goto(f"{live.server.url}/dashboard")
+    page.fill("input[name=brand]", live.brand_slug)
     page.fill("input[name=email]", "marketing@live.vn")
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name=button).click()

@@ -125,7 +125,7 @@ def test_scratch_the_card_with_the_mouse(live, browser):
         page.get_by_role("button", name="Get a card").click()
         canvas = page.locator("#scratch-canvas")
         canvas.wait_for()
-        page.wait_for_function("document.querySelector('#scratch-under').textContent.includes('Lì xì')")
+        page.wait_for_function("() => document.querySelector('#scratch-under').textContent.includes('Lì xì')")
         assert page.locator("[data-testid=result]").is_hidden()  # nothing shown before scratching
         box = canvas.bounding_box()
         page.mouse.move(box["x"] + 5, box["y"] + 10)
