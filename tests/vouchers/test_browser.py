@@ -124,3 +124,14 @@ def test_the_merchant_header_fits_a_412px_phone(live, browser):
         assert store["x"] + store["width"] <= PHONE["width"]  # the store's name is shown, not cut
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         watched.check()
+
+
+def test_the_not_found_page_passes_axe_and_the_csp(live, browser):
+    with browser.new_context(viewport=PHONE, locale="vi-VN") as context:
+        page = context.new_page()
+        watched = watch(page, allowed_statuses=(404,))
+        response = page.goto(f"{live.server.url}/v/not-a-voucher")
+        assert response.status == 404 and response.headers["x-frame-options"] == "DENY"
+        assert page.locator("html").get_attribute("lang") == "vi"
+        assert_accessible(page, "404 page")
+        watched.check()
