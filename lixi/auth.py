@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from lixi.database import write_transaction
 from lixi.errors import ErrorCode, NotFound, Unauthorized, json_error
 from lixi.extensions import db, login_manager
 from lixi.forms import LoginForm
+from lixi.keycache import known_keys, listener
 from lixi.models import ApiKey, StaffUser
 from lixi.ratelimit import client_ip, shared_limit_from
 from lixi.staff import authenticate, load_staff, log_out, normalize_email, normalize_slug
@@ -54,14 +54,13 @@ def list_api_keys(brand_id: int) -> list[ApiKey]:
 
 
 def revoke_api_key(brand_id: int, key_id: int) -> ApiKey:
-    """Stops working at once on this worker, within API_KEY_CACHE_SECONDS on the others."""
+    """Stops working at once on every worker: the commit announces it (see lixi.keycache)."""
     api_key = db.session.execute(
         select(ApiKey).where(ApiKey.brand_id == brand_id, ApiKey.id == key_id)
     ).scalar()
     if api_key is None:
         raise NotFound("No such API key.")
     stamp_once(api_key, "revoked_at", "api_key.revoked", "api_key", {"prefix": api_key.prefix})
-    forget_cached_keys()
     return api_key
 
 
@@ -95,31 +94,27 @@ def authenticate_api_key(authorization: str | None) -> ApiKey:
 class Caller:
     api_key_id: int
     brand_id: int
-    checked_at: float
-
-
-# Per-worker memory of keys already checked: saves a query on every API call. A revoked key
-# stops working within API_KEY_CACHE_SECONDS on every worker (at once on the revoking one).
-_known_keys: dict[str, Caller] = {}
-_KNOWN_KEYS_MAX = 10_000
 
 
 def forget_cached_keys() -> None:
-    _known_keys.clear()
+    known_keys.forget()
 
 
 def _caller(authorization: str | None) -> Caller:
-    ttl = current_app.config["API_KEY_CACHE_SECONDS"]
+    """The key's brand from this worker's memory (no SQL, no Redis), else from the database.
+
+    Memory is trusted up to API_KEY_CACHE_SECONDS while this worker's revocation listener is
+    connected, else for a second; a revocation empties every worker's memory (lixi.keycache).
+    """
     memo_key = _hash_key(authorization or "")
-    now = time.monotonic()
-    known = _known_keys.get(memo_key)
-    if known is not None and now - known.checked_at < ttl:
+    confirmed = listener().confirmed
+    known = known_keys.get(memo_key, current_app.config["API_KEY_CACHE_SECONDS"], confirmed)
+    if known is not None:
         return known
+    generation = known_keys.generation  # read before the key: a revocation after this wins
     api_key = authenticate_api_key(authorization)
-    if len(_known_keys) >= _KNOWN_KEYS_MAX:
-        _known_keys.clear()
-    caller = Caller(api_key.id, api_key.brand_id, now)
-    _known_keys[memo_key] = caller
+    caller = Caller(api_key.id, api_key.brand_id)
+    known_keys.put(memo_key, caller, generation)
     return caller
 
 

@@ -108,7 +108,8 @@ class Config:
         # X-RateLimit-* headers cost a Redis round trip per limit on every call; off unless asked.
         # 429s always carry Retry-After.
         self.RATELIMIT_HEADERS_ENABLED = _env("RATELIMIT_HEADERS_ENABLED", "0") == "1"
-        # How long a worker trusts an API key it has checked (a revoked key dies within this).
+        # How long a worker trusts an API key it has checked while its revocation listener is
+        # connected (a revocation empties every worker's memory at once; see lixi/keycache.py).
         self.API_KEY_CACHE_SECONDS = float(_env("API_KEY_CACHE_SECONDS", "30"))
         # Fail closed: a Redis outage must not turn off the guard on codes.
         self.RATELIMIT_SWALLOW_ERRORS = False
