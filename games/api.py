@@ -33,23 +33,38 @@ blp = api_blueprint("games", __name__, "Game campaigns, prizes, earned plays, dr
 @blp.response(201, CampaignOutSchema)
 @blp.doc(security=SECURITY)
 def create_campaign(data: dict):
-    """Create a game campaign (draft) with its prizes and earning rules."""
+    """Create a game campaign (draft) with its prizes and earning rules.
+
+    A prize is won with odds weight / total weight; `stock` and `daily_cap` limit it, and a prize
+    with an `offer_id` hands the winner a voucher of that offer. `value` is what a won prize costs
+    the brand (counted against `budget`), so only a prize with an offer has one. Earning rules turn
+    member events into plays. The campaign starts as a draft: activate it to play.
+    """
     return campaigns.create_campaign(g.brand_id, data)
 
 
 @blp.route("/campaigns/<int:campaign_id>", methods=["GET"])
 @blp.response(200, CampaignOutSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no such campaign of this brand.")
 @blp.doc(security=SECURITY)
 def get_campaign(campaign_id: int):
-    """A campaign with its prizes and their odds."""
+    """A campaign with its prizes and their odds.
+
+    Its status, schedule, budget spent and the SHA-256 of its fairness seed once activated.
+    """
     return campaigns.get_campaign(g.brand_id, campaign_id)
 
 
 def _transition(action: str, summary: str):  # type: ignore[no-untyped-def]
     @blp.route(f"/campaigns/<int:campaign_id>/{action}", methods=["POST"], endpoint=f"{action}_campaign")
     @blp.response(200, StatusOutSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such campaign of this brand.")
     @blp.alt_response(409, schema=ErrorSchema, description="invalid_transition")
-    @blp.doc(security=SECURITY, summary=summary)
+    @blp.doc(
+        security=SECURITY,
+        summary=summary,
+        description=f"{summary} Campaigns go draft → active ⇄ paused → ended; any other move is a 409.",
+    )
     def view(campaign_id: int):
         return campaigns.change_status(g.brand_id, campaign_id, action)
 
@@ -67,9 +82,13 @@ end_campaign = _transition("end", "End the campaign for good.")
 @idempotent
 @blp.arguments(GrantInSchema)
 @blp.response(200, PlaysLeftSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member or campaign.")
 @blp.doc(security=SECURITY)
 def grant_plays(data: dict, external_id: str):
-    """Give a member plays of a campaign directly."""
+    """Give a member plays of a campaign directly.
+
+    Adds `plays` to what the member has left in the campaign and returns the new total.
+    """
     left = plays.grant_plays(g.brand_id, external_id, data["campaign_id"], data["plays"])
     return {"plays_left": left}
 
@@ -77,9 +96,13 @@ def grant_plays(data: dict, external_id: str):
 @blp.route("/members/<string:external_id>/links", methods=["POST"])
 @blp.arguments(LinkInSchema)
 @blp.response(201, LinkOutSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member or campaign.")
 @blp.doc(security=SECURITY)
 def member_link(data: dict, external_id: str):
-    """A signed link that opens the member's game page (and wallet), valid MEMBER_LINK_DAYS."""
+    """A signed link that opens the member's game page (and wallet), valid MEMBER_LINK_DAYS.
+
+    Send the link to the member (SMS, app, email): it opens the game without a log-in.
+    """
     token = links.member_link_token(g.brand_id, external_id, data["campaign_id"])
     return {
         "url": base_url() + url_for("games_pages.play_page", campaign_id=data["campaign_id"], t=token),
@@ -94,7 +117,12 @@ def member_link(data: dict, external_id: str):
 @blp.alt_response(200, schema=EventOutSchema, description="Seen before (same external_id): the first result.")
 @blp.doc(security=SECURITY)
 def record_event(data: dict):
-    """Report a member event; earning rules of running campaigns grant plays, once per external_id."""
+    """Report a member event; earning rules of running campaigns grant plays, once per external_id.
+
+    A purchase, a survey, a share…: each active campaign's matching rules grant plays (`grants`).
+    An unknown member is created. Repeating an event's `external_id` answers 200 with the first
+    result and grants nothing more.
+    """
     event, created = plays.record_event(
         g.brand_id, data["member_external_id"], data["type"], data["external_id"], data.get("amount")
     )
@@ -107,6 +135,7 @@ def record_event(data: dict):
 @idempotent
 @blp.arguments(PlayInSchema)
 @blp.response(201, PlayOutSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no such campaign or member.")
 @blp.alt_response(
     409, schema=ErrorSchema, description="no_plays_left, campaign_not_active, daily_limit_reached"
 )
@@ -114,13 +143,22 @@ def record_event(data: dict):
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable")
 @blp.doc(security=SECURITY)
 def make_play(data: dict, campaign_id: int):
-    """Play once for a member: the server draws the outcome and issues the prize's voucher."""
+    """Play once for a member: the server draws the outcome and issues the prize's voucher.
+
+    Uses one of the member's plays. The outcome comes from the campaign's committed seed (`proof`
+    lets anyone check it once the campaign ends); in a scheduled lucky draw the play is an entry.
+    Plays are limited per client and per member (429).
+    """
     return plays.play(g.brand_id, campaign_id, data["member_external_id"])
 
 
 @blp.route("/campaigns/<int:campaign_id>/stats", methods=["GET"])
 @blp.response(200, StatsOutSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no such campaign of this brand.")
 @blp.doc(security=SECURITY)
 def campaign_stats(campaign_id: int):
-    """Live figures: plays, wins, prizes won and left, vouchers, budget spent and liability."""
+    """Live figures: plays, wins, prizes won and left, vouchers, budget spent and liability.
+
+    Liability is what the campaign's unredeemed, unexpired vouchers could still cost.
+    """
     return stats.campaign_stats(g.brand_id, campaign_id)

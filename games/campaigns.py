@@ -10,12 +10,14 @@ from games.models import Campaign, CampaignStatus, EarningRule, Prize
 from games.pacing import schedule_moments
 from lixi.audit import record_audit
 from lixi.database import write_transaction
-from lixi.errors import NotFound
+from lixi.errors import InvalidRequest, NotFound
 from lixi.extensions import db
 from lixi.models import scoped
 from lixi.timeutil import utcnow
 from vouchers.errors import invalid_field
 from vouchers.models import Offer
+
+MAX_PACED_UNITS = 100_000
 
 TRANSITIONS = {
     "activate": ({CampaignStatus.DRAFT, CampaignStatus.PAUSED}, CampaignStatus.ACTIVE),
@@ -35,6 +37,16 @@ def create_campaign(brand_id: int, data: dict) -> Campaign:
         raise invalid_field("draw_at", "Only a lucky_draw campaign can be drawn at a set time.")
     if data.get("pacing") and not (starts_at and ends_at):
         raise invalid_field("pacing", "Pacing spreads prizes over the schedule: give starts_at and ends_at.")
+    if data.get("pacing") and sum(p.get("stock") or 0 for p in prizes) > MAX_PACED_UNITS:
+        # Activation draws one winning moment per unit: a stock of a billion held the database for good.
+        raise invalid_field(
+            "pacing", f"Pacing draws a moment per prize unit: at most {MAX_PACED_UNITS:,} units."
+        )
+    for position, prize in enumerate(prizes):
+        if prize.get("value") and prize.get("offer_id") is None:
+            # It would count against the budget and the figures while the winner gets nothing.
+            message = "A prize without an offer gives the member nothing, so it has no value: add offer_id."
+            raise InvalidRequest(message, {"fields": {"prizes": {str(position): {"value": [message]}}}})
     offer_ids = {p["offer_id"] for p in prizes if p.get("offer_id") is not None}
     if offer_ids:
         known = set(

@@ -20,7 +20,22 @@ class PrizeInSchema(Schema):
     stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=10**9), allow_none=True)
     daily_cap = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9), allow_none=True)
     offer_id = fields.Integer(strict=True, validate=ID, allow_none=True)
-    value = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+    value = fields.Integer(
+        strict=True,
+        validate=MONEY,
+        allow_none=True,
+        metadata={
+            "description": "What winning it costs the brand (counted against the budget); offers only."
+        },
+    )
+
+    # games.campaigns.create_campaign: a prize without an offer gives nothing, so it has no value.
+    OPENAPI_EXTRA = {
+        "anyOf": [
+            {"required": ["offer_id"], "properties": {"offer_id": {"type": "integer"}}},
+            {"not": {"required": ["value"], "properties": {"value": {"type": "integer", "minimum": 1}}}},
+        ]
+    }
 
 
 class EarningRuleInSchema(Schema):
@@ -40,7 +55,7 @@ class CampaignInSchema(Schema):
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     game = fields.String(required=True, validate=validate.OneOf([g.value for g in GameKind]))
     starts_at = Instant(allow_none=True)
-    ends_at = Instant(allow_none=True)
+    ends_at = Instant(allow_none=True, metadata={"description": "After starts_at."})
     budget = fields.Integer(strict=True, validate=MONEY, allow_none=True)
     plays_per_member_per_day = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=1000), allow_none=True
@@ -55,6 +70,30 @@ class CampaignInSchema(Schema):
     )
     prizes = fields.List(fields.Nested(PrizeInSchema), required=True, validate=validate.Length(min=1, max=50))
     earning_rules = fields.List(fields.Nested(EarningRuleInSchema), validate=validate.Length(max=50))
+
+    # What games.campaigns.create_campaign checks across fields (ends_at after starts_at cannot be
+    # said in JSON Schema; the description says it).
+    OPENAPI_EXTRA = {
+        "allOf": [
+            # draw_at: lucky_draw campaigns only.
+            {
+                "anyOf": [
+                    {"properties": {"game": {"enum": ["lucky_draw"]}}},
+                    {"not": {"required": ["draw_at"], "properties": {"draw_at": {"type": "string"}}}},
+                ]
+            },
+            # pacing spreads prizes over the schedule: it needs starts_at and ends_at.
+            {
+                "anyOf": [
+                    {"not": {"required": ["pacing"], "properties": {"pacing": {"enum": [True]}}}},
+                    {
+                        "required": ["starts_at", "ends_at"],
+                        "properties": {"starts_at": {"type": "string"}, "ends_at": {"type": "string"}},
+                    },
+                ]
+            },
+        ]
+    }
 
 
 class CampaignOutSchema(Schema):

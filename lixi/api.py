@@ -28,7 +28,11 @@ blp = api_blueprint("kernel", __name__, "Merchants (stores), their staff and mem
 @blp.response(201, MerchantOutSchema)
 @blp.doc(security=SECURITY)
 def create_merchant(data: dict):
-    """Create a merchant (store) of the brand."""
+    """Create a merchant (store) of the brand.
+
+    Stores are where vouchers are redeemed and where staff work; an offer may be limited to some
+    of them. Returns the new store with its id.
+    """
     return merchants.create_merchant(g.brand_id, data["name"], data.get("address"))
 
 
@@ -36,15 +40,22 @@ def create_merchant(data: dict):
 @blp.response(200, MerchantListSchema)
 @blp.doc(security=SECURITY)
 def list_merchants():
-    """List the brand's merchants."""
+    """List the brand's merchants.
+
+    Every store of the brand, oldest first.
+    """
     return {"merchants": merchants.list_merchants(g.brand_id)}
 
 
 @blp.route("/merchants/<int:merchant_id>", methods=["GET"])
 @blp.response(200, MerchantOutSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no such store of this brand.")
 @blp.doc(security=SECURITY)
 def get_merchant(merchant_id: int):
-    """One merchant of the brand."""
+    """One merchant of the brand.
+
+    Another brand's store is not found, like one that does not exist.
+    """
     return merchants.get_merchant(g.brand_id, merchant_id)
 
 
@@ -55,7 +66,11 @@ def get_merchant(merchant_id: int):
 @blp.alt_response(201, schema=MemberOutSchema, description="The member was created.")
 @blp.doc(security=SECURITY)
 def upsert_member(data: dict):
-    """Create or update a member by the brand's external_id."""
+    """Create or update a member by the brand's external_id.
+
+    An upsert: the brand's own id for the customer (`external_id`) finds the member; the profile
+    fields given replace the stored ones. 201 when the member is new, 200 when it existed.
+    """
     external_id = data.pop("external_id")
     member, created = members.upsert_member(g.brand_id, external_id, data)
     return member, 201 if created else 200
@@ -63,9 +78,13 @@ def upsert_member(data: dict):
 
 @blp.route("/members/<string:external_id>", methods=["GET"])
 @blp.response(200, MemberOutSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: no member with this external_id.")
 @blp.doc(security=SECURITY)
 def get_member(external_id: str):
-    """One member by external_id."""
+    """One member by external_id.
+
+    The member's profile as the brand stored it, and the member's tier.
+    """
     return members.get_member(g.brand_id, external_id)
 
 
@@ -76,7 +95,12 @@ def get_member(external_id: str):
 @blp.alt_response(409, schema=ErrorSchema, description="email_taken")
 @blp.doc(security=SECURITY)
 def create_staff(data: dict):
-    """Create a staff account: merchant staff log in at /merchant to scan and redeem at their stores."""
+    """Create a staff account: merchant staff log in at /merchant to scan and redeem at their stores.
+
+    `merchant_staff` work at one or more of the brand's stores (`merchant_ids`); a `brand_admin`
+    may act at any store and logs in to the dashboard. The password is stored hashed and never
+    returned; an email already used in this brand is refused (409 email_taken).
+    """
     return staff.create_staff(
         g.brand_id, data["email"], data["password"], data["role"], data.get("name"), data["merchant_ids"]
     )
@@ -86,5 +110,8 @@ def create_staff(data: dict):
 @blp.response(200, StaffListSchema)
 @blp.doc(security=SECURITY)
 def list_staff():
-    """The brand's staff accounts."""
+    """The brand's staff accounts.
+
+    Every account with its role, stores and whether it is disabled; never a password.
+    """
     return {"staff": staff.list_staff(g.brand_id)}

@@ -12,6 +12,7 @@ from lixi.config import ROOT, Config
 from lixi.extensions import api, babel, csrf, db, limiter, migrate, redis_client
 from lixi.formatting import register_template_helpers
 from lixi.models import MAX_ID
+from lixi.openapi import document_api, spec_options
 from lixi.parsing import register_request_parsing
 from lixi.security import register_security_headers
 
@@ -66,7 +67,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     init_staff_sessions(app)
     redis_client.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs=spec_options())
+    document_api(api, app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     api.spec.components.security_scheme(
         "ApiKey",

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import request
 from flask_smorest import Blueprint
 
 from lixi.auth import require_api_key
 from lixi.extensions import csrf
+from lixi.openapi import UNAUTHORIZED_DESCRIPTION
 from lixi.parsing import LixiParser
+from lixi.schemas import ErrorSchema
 
 API_PREFIX = "/api/v1"
 SECURITY = [{"ApiKey": []}]
 
 
 class ApiBlueprint(Blueprint):
-    """flask-smorest's Blueprint reading bodies through the app's JSON provider (lixi.parsing)."""
+    """flask-smorest's Blueprint reading bodies through the app's JSON provider (lixi.parsing), and
+    documenting what every API route shares: its operationId (the endpoint name, for generated
+    clients), the brand key it needs and the 401 without one."""
 
     ARGUMENTS_PARSER = LixiParser()
+
+    def route(self, rule: str, *, parameters: Any = None, tags: Any = None, **options: Any) -> Callable:
+        register = super().route(rule, parameters=parameters, tags=tags, **options)
+
+        def decorator(view: Callable) -> Callable:
+            operation_id = options.get("endpoint") or view.__name__
+            unauthorized = self.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED_DESCRIPTION)
+            documented = unauthorized(view)
+            register(self.doc(operationId=operation_id, security=SECURITY)(documented))
+            return view
+
+        return decorator
 
 
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:

@@ -22,9 +22,10 @@ from lixi.database import hold_commit, release_hold, write_transaction
 from lixi.errors import DomainError, ErrorCode, InvalidRequest
 from lixi.extensions import db
 from lixi.models import IdempotencyRecord
+from lixi.openapi import IDEMPOTENCY_KEY_PARAMETER, MAX_IDEMPOTENCY_KEY_LENGTH, add_operation_doc
 from lixi.timeutil import utcnow
 
-MAX_KEY_LENGTH = 255
+MAX_KEY_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH
 
 
 def _fingerprint() -> str:
@@ -103,6 +104,7 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
             release_hold()
         return response
 
+    add_operation_doc(wrapper, parameters=[IDEMPOTENCY_KEY_PARAMETER])
     return wrapper
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 # Primary keys are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist. (Here rather
@@ -23,34 +26,62 @@ def parse_ids(texts: list[str]) -> list[int]:
     return [value for value in map(parse_id, texts) if value is not None]
 
 
+# Patterns the OpenAPI document states and the server checks with the same regex (JSON Schema
+# patterns are searched, not anchored, as re.search does).
+NO_NUL = r"^[^\u0000]*$"
+# Some character that is neither a space nor a NUL, and no NUL anywhere: "blank" is refused.
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+# The year at the start of an ISO 8601 date or datetime, 1970–9998 (1900–9998 for birthdays).
+YEARS_FROM_1970 = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+YEARS_FROM_1900 = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+
+
 class Text(fields.String):
-    """A string that PostgreSQL can store: NUL characters are refused (SQLite would take them)."""
+    """A string that PostgreSQL can store: NUL characters are refused (SQLite would take them).
+
+    `pattern` (documented in the OpenAPI) may ask more, such as NOT_BLANK; `pattern_error` says why.
+    """
+
+    def __init__(
+        self, *args: Any, pattern: str = NO_NUL, pattern_error: str | None = None, **kwargs: Any
+    ) -> None:
+        kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
+        super().__init__(*args, **kwargs)
+        self.pattern = re.compile(pattern)
+        self.pattern_error = pattern_error
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ValidationError("NUL characters are not allowed.")
+        if not self.pattern.search(text):
+            raise ValidationError(self.pattern_error or f"Does not match {self.pattern.pattern}.")
         return text
 
 
-class Instant(fields.AwareDateTime):
+class _YearBounded:
+    """A date or datetime field whose year is bounded, said in the OpenAPI by a pattern."""
+
+    def __init__(self, *args: Any, min_year: int = 1970, **kwargs: Any) -> None:
+        assert min_year in (1900, 1970)
+        pattern = YEARS_FROM_1900 if min_year == 1900 else YEARS_FROM_1970
+        kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.min_year = min_year
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        moment = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[misc]
+        if not self.min_year <= moment.year <= 9998:
+            raise ValidationError(f"Out of range: use a year from {self.min_year} to 9998.")
+        return moment
+
+
+class Instant(_YearBounded, fields.AwareDateTime):
     """An ISO 8601 datetime with offset, within the years 1970–9998 (so UTC conversions never overflow)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
-        instant = super()._deserialize(value, attr, data, **kwargs)
-        if not 1970 <= instant.year <= 9998:
-            raise ValidationError("Out of range: use a year from 1970 to 9998.")
-        return instant
 
-
-class Day(fields.Date):
-    """A calendar date within the years 1970–9998."""
-
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
-        day = super()._deserialize(value, attr, data, **kwargs)
-        if not 1970 <= day.year <= 9998:
-            raise ValidationError("Out of range: use a year from 1970 to 9998.")
-        return day
+class Day(_YearBounded, fields.Date):
+    """A calendar date within the years 1970–9998 (or from `min_year`, 1900 for birthdays)."""
 
 
 class ErrorDetailSchema(Schema):
@@ -86,7 +117,7 @@ class MemberInSchema(Schema):
     name = Text(validate=validate.Length(max=200), allow_none=True)
     phone = Text(validate=validate.Length(max=32), allow_none=True)
     email = fields.Email(validate=validate.Length(max=254), allow_none=True)
-    birthday = Day(allow_none=True)
+    birthday = Day(allow_none=True, min_year=1900)
 
 
 class MemberOutSchema(Schema):
@@ -102,7 +133,13 @@ class MemberOutSchema(Schema):
 
 class StaffInSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = Text(required=True, load_only=True, validate=validate.Length(max=200))
+    password = Text(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=200),
+        # The minimum is STAFF_MIN_PASSWORD_LENGTH, checked by lixi.staff and documented from config.
+        metadata={"min_length_setting": "STAFF_MIN_PASSWORD_LENGTH"},
+    )
     name = Text(validate=validate.Length(max=200), allow_none=True)
     role = fields.String(
         load_default="merchant_staff", validate=validate.OneOf(["merchant_staff", "brand_admin"])

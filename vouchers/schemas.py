@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from lixi.models import MAX_ID
-from lixi.schemas import Day, Instant, Text
+from lixi.schemas import NOT_BLANK, YEARS_FROM_1970, Day, Instant, Text
 from lixi.timeutil import utcnow
 from vouchers.models import OfferKind
 from vouchers.service import voucher_token
@@ -42,6 +42,10 @@ class ValidUntilField(fields.Field):
         return value.isoformat() if value is not None else None
 
 
+# max_discount applies to percent offers only: other kinds leave it out or null.
+_HAS_MAX_DISCOUNT = {"required": ["max_discount"], "properties": {"max_discount": {"type": "integer"}}}
+
+
 class OfferInSchema(Schema):
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OfferKind]))
@@ -57,7 +61,10 @@ class OfferInSchema(Schema):
     valid_until = ValidUntilField(
         allow_none=True,
         metadata={
-            "type": "string",
+            "anyOf": [
+                {"type": "string", "format": "date", "pattern": YEARS_FROM_1970},
+                {"type": "string", "format": "date-time", "pattern": YEARS_FROM_1970},
+            ],
             "description": (
                 "A date (valid through the end of that day in the brand's time zone) "
                 "or a datetime with offset."
@@ -69,6 +76,23 @@ class OfferInSchema(Schema):
         validate=validate.Length(max=1000),
     )
     terms = Text(validate=validate.Length(max=5000), allow_none=True)
+
+    # What vouchers.offers.create_offer checks across fields, for the OpenAPI document.
+    OPENAPI_EXTRA = {
+        "anyOf": [
+            {"properties": {"kind": {"enum": ["percent"]}, "value": {"minimum": 1, "maximum": 100}}},
+            {
+                "properties": {"kind": {"enum": ["fixed_amount", "gift_card"]}, "value": {"minimum": 1}},
+                "not": _HAS_MAX_DISCOUNT,
+            },
+            {"properties": {"kind": {"enum": ["free_item"]}}, "not": _HAS_MAX_DISCOUNT},
+        ],
+        # valid_days or valid_until, not both.
+        "not": {
+            "required": ["valid_days", "valid_until"],
+            "properties": {"valid_days": {"type": "integer"}, "valid_until": {"type": "string"}},
+        },
+    }
 
 
 class OfferOutSchema(Schema):
@@ -153,9 +177,9 @@ class RedemptionOutSchema(Schema):
 
 
 class VoidInSchema(Schema):
-    reason = Text(validate=validate.Length(max=500), allow_none=True)
-
-    @validates_schema
-    def _no_blank_reason(self, data: dict, **_kwargs: object) -> None:
-        if data.get("reason") is not None and not data["reason"].strip():
-            raise ValidationError("Give a reason or leave it out.", "reason")
+    reason = Text(
+        validate=validate.Length(max=500),
+        allow_none=True,
+        pattern=NOT_BLANK,
+        pattern_error="Give a reason or leave it out.",
+    )
