@@ -147,7 +147,7 @@ class AuditEvent(db.Model):
     actor: Mapped[str] = mapped_column(String(100))  # api_key:3, staff:7, cli, system
     action: Mapped[str] = mapped_column(String(60))  # voucher.redeemed, offer.created, …
     subject_type: Mapped[str] = mapped_column(String(40))
-    subject_id: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(255))  # external ids are up to 100 characters
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -128,6 +128,17 @@ def test_a_lone_surrogate_on_the_merchant_page_is_a_422_naming_the_field(app, ap
         assert deep.get_json()["error"]["code"] == "invalid_request"
 
 
+def test_the_longest_external_ids_are_stored_and_audited(api, seeded):
+    # The audit trail keeps a member's or an event's external id as its subject (PostgreSQL
+    # refused a 65th character: a 500).
+    longest = "x" * 100
+    assert api.post("/members", {"external_id": longest}).status_code == 201
+    event = {"member_external_id": longest, "type": "signup", "external_id": longest}
+    assert api.post("/events", event).status_code == 201
+    granted = api.post(f"/members/{longest}/plays", {"campaign_id": seeded["campaign"], "plays": 1})
+    assert granted.status_code == 200, granted.get_json()
+
+
 # --- bodies that cannot be parsed --------------------------------------------------------------
 
 API_POSTS = [
