@@ -97,9 +97,10 @@ def get_member(external_id: str):
 def create_staff(data: dict):
     """Create a staff account: merchant staff log in at /merchant to scan and redeem at their stores.
 
-    `merchant_staff` work at one or more of the brand's stores (`merchant_ids`); a `brand_admin`
-    may act at any store and logs in to the dashboard. The password is stored hashed and never
-    returned; an email already used in this brand is refused (409 email_taken).
+    `merchant_staff` work at one or more of the brand's stores (`merchant_ids`, each one of its
+    stores, 422 otherwise); a `brand_admin` may act at any store and logs in to the dashboard. The
+    password is stored hashed and never returned; an email already used in this brand is refused
+    (409 email_taken).
     """
     return staff.create_staff(
         g.brand_id, data["email"], data["password"], data["role"], data.get("name"), data["merchant_ids"]

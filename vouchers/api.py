@@ -63,8 +63,9 @@ def create_offer(data: dict):
 
     `fixed_amount` takes `value` off a bill, `percent` takes `value`% (capped by `max_discount`),
     `free_item` is worth `value`, and a `gift_card` holds a balance of `value` spent over several
-    redemptions. Vouchers expire `valid_days` after issue or at `valid_until` (not both); an empty
-    `merchant_ids` means every store of the brand.
+    redemptions. Vouchers expire `valid_days` after issue or at `valid_until` (not both, and not
+    already past); an empty `merchant_ids` means every store of the brand, and each id must be one
+    of its stores (422 otherwise).
     """
     return offers.create_offer(g.brand_id, data)
 
@@ -91,7 +92,7 @@ def issue_vouchers(data: dict):
     """Issue 1 to 10,000 vouchers of an offer, optionally to a member.
 
     Each voucher has a short code to type and a signed token; its QR code opens the public voucher
-    page (`url`). An unknown offer or member is not found.
+    page (`url`). An unknown offer or member is not found; an archived offer is refused (422).
     """
     vouchers = service.issue_vouchers(
         g.brand_id, data["offer_id"], data["count"], data.get("member_external_id")
@@ -146,7 +147,9 @@ def validate_voucher(data: dict):
 
     `code` is the short code as typed, the signed token or the voucher URL a QR code holds.
     Answers what redeeming would take off `bill_amount` at `merchant_id`, or why it cannot be used.
-    Failed look-ups count towards a per-client limit on guessing codes.
+    What a voucher needs depends on it (422 naming the field): `bill_amount` for percent vouchers
+    and vouchers with a minimum bill, a `merchant_id` of the brand. Failed look-ups count towards a
+    per-client limit on guessing codes.
     """
     check = redemptions.validate_voucher(
         g.brand_id, data["code"], data.get("merchant_id"), data.get("bill_amount")
@@ -170,7 +173,9 @@ def redeem(data: dict):
     """Redeem a voucher at a merchant (a gift card: take `amount` from its balance).
 
     Exactly once, however many requests race for it. Percent vouchers need `bill_amount` to work
-    out the discount, gift cards need `amount`. Send an Idempotency-Key to retry safely.
+    out the discount (and vouchers with a minimum bill need it too), gift cards need `amount`, and
+    `merchant_id` must be one of the brand's stores (422 naming the field). Send an Idempotency-Key
+    to retry safely.
     """
     return redemptions.redeem_voucher(
         g.brand_id,
