@@ -38,8 +38,9 @@ def create_campaign(data: dict):
     A prize is won with odds weight / total weight; `stock` and `daily_cap` limit it, and a prize
     with an `offer_id` hands the winner a voucher of that offer. `value` is what a won prize costs
     the brand (counted against `budget`), so only a prize with an offer has one. Earning rules turn
-    member events into plays. `ends_at` must come after `starts_at`, and prize offers must be the
-    brand's (422 naming the field). The campaign starts as a draft: activate it to play.
+    member events into plays. `ends_at` must come after `starts_at`, a rule's `max_amount` not
+    below its `min_amount`, prize offers must be the brand's, and a paced campaign's stocks add up
+    to 100,000 units at most (422 naming the field). The campaign starts as a draft: activate it.
     """
     return campaigns.create_campaign(g.brand_id, data)
 

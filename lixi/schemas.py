@@ -150,6 +150,14 @@ class StaffInSchema(Schema):
         validate=validate.Length(max=1000),
     )
 
+    # lixi.staff.create_staff: merchant staff work at one or more stores (brand admins at any).
+    OPENAPI_EXTRA = {
+        "anyOf": [
+            {"required": ["role"], "properties": {"role": {"enum": ["brand_admin"]}}},
+            {"required": ["merchant_ids"], "properties": {"merchant_ids": {"minItems": 1}}},
+        ]
+    }
+
 
 class StaffOutSchema(Schema):
     id = fields.Integer()
