@@ -97,3 +97,12 @@ def assert_accessible(page: Page, name: str) -> None:
 
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     assert results.violations_count == 0, f"{name}: {results.generate_report()}"
+
+
+def log_in_with_form(page: Page, brand: str, email: str, password: str, button: str, landing: str) -> None:
+    """Staff log in through the log-in form on the page (brand code, email, password) and land."""
+    page.fill("input[name=brand]", brand)
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(landing)

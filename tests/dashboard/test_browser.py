@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lixi.liveserver import unlimited_env
-from tests.browser import assert_accessible, chromium, watch
+from tests.browser import assert_accessible, chromium, log_in_with_form, watch
 from tests.conftest import POSTGRES
 from tests.live import start_live_lixi
 from tests.vouchers.merchant_helpers import PASSWORD
@@ -38,11 +38,7 @@ def browser():
 
 def log_in(page, live, button: str = "Log in") -> None:
     page.goto(f"{live.server.url}/dashboard")
-    page.fill("input[name=brand]", live.brand_slug)
-    page.fill("input[name=email]", "marketing@live.vn")
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name=button).click()
-    page.wait_for_url("**/dashboard")
+    log_in_with_form(page, live.brand_slug, "marketing@live.vn", PASSWORD, button, "**/dashboard")
 
 
 def test_build_a_campaign_activate_it_and_watch_the_figures(live, browser):

@@ -1,4 +1,5 @@
-"""Logging staff in through the real form (CSRF token and all), with the test client or requests."""
+"""Logging staff in through the real form (CSRF token and all), with the test client or requests, and
+a live server with a store and its cashier for the browser tests."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import re
 from sqlalchemy import select
 
 from lixi.extensions import db
+from lixi.liveserver import unlimited_env
 from lixi.models import Brand, StaffUser
+from tests.live import LiveLixi, start_live_lixi
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account's password
+CASHIER_EMAIL = "cashier@live.vn"
 
 _FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -51,3 +55,19 @@ def slug_for(email: str) -> str:
         if slugs
         else db.session.execute(select(Brand.slug).order_by(Brand.id)).scalars().first() or ""
     )
+
+
+def start_live_with_cashier(
+    database_url: str, redis_url: str, store_name: str, cashier_name: str
+) -> LiveLixi:
+    """gunicorn (2 × 4, limits off) with one store and its cashier (CASHIER_EMAIL, PASSWORD)."""
+    lixi = start_live_lixi(unlimited_env(database_url, redis_url), workers=2, threads=4)
+    lixi.store = lixi.post("/merchants", {"name": store_name}).json()
+    staff = {
+        "email": CASHIER_EMAIL,
+        "password": PASSWORD,
+        "name": cashier_name,
+        "merchant_ids": [lixi.store["id"]],
+    }
+    assert lixi.post("/staff", staff).status_code == 201
+    return lixi

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lixi.liveserver import unlimited_env
-from tests.browser import assert_accessible, chromium, watch
+from tests.browser import assert_accessible, chromium, log_in_with_form, watch
 from tests.conftest import POSTGRES
-from tests.live import start_live_lixi
-from tests.vouchers.merchant_helpers import PASSWORD
+from tests.vouchers.merchant_helpers import CASHIER_EMAIL, PASSWORD, start_live_with_cashier
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -24,15 +22,7 @@ PHONE = {"width": 412, "height": 915}  # a common Android phone
 def live(tmp_path_factory, redis_url, migrated):
     folder = tmp_path_factory.mktemp("merchant-browser")
     database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    lixi = start_live_lixi(unlimited_env(database_url, redis_url), workers=2, threads=4)
-    store = lixi.post("/merchants", {"name": "Lixi Café Quận Bình Thạnh"}).json()
-    staff = {
-        "email": "thu-ngan@live.vn",
-        "password": PASSWORD,
-        "name": "Anh Tú",
-        "merchant_ids": [store["id"]],
-    }
-    assert lixi.post("/staff", staff).status_code == 201
+    lixi = start_live_with_cashier(database_url, redis_url, "Lixi Café Quận Bình Thạnh", "Anh Tú")
     yield lixi
     lixi.server.stop()
 
@@ -60,11 +50,7 @@ def browser(tmp_path_factory):
 def log_in(page, live, button: str) -> None:
     page.goto(f"{live.server.url}/merchant/login")
     assert_accessible(page, "merchant log-in")
-    page.fill("input[name=brand]", live.brand_slug)
-    page.fill("input[name=email]", "thu-ngan@live.vn")
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name=button).click()
-    page.wait_for_url("**/merchant")
+    log_in_with_form(page, live.brand_slug, CASHIER_EMAIL, PASSWORD, button, "**/merchant")
 
 
 def test_redeem_by_keyboard_focus_returns_to_the_code_field(live, browser):

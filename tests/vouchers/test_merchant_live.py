@@ -12,11 +12,15 @@ import pytest
 import requests
 from PIL import Image
 
-from lixi.liveserver import unlimited_env
-from tests.browser import chromium
+from tests.browser import chromium, log_in_with_form
 from tests.conftest import POSTGRES
-from tests.live import start_live_lixi
-from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token
+from tests.vouchers.merchant_helpers import (
+    CASHIER_EMAIL,
+    PASSWORD,
+    form_token,
+    page_token,
+    start_live_with_cashier,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -27,16 +31,7 @@ FRAME = (640, 480)
 def live(tmp_path_factory, redis_url, migrated):
     folder = tmp_path_factory.mktemp("merchant")
     database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    lixi = start_live_lixi(unlimited_env(database_url, redis_url), workers=2, threads=4)
-    store = lixi.post("/merchants", {"name": "Lixi Café Quận 1"}).json()
-    staff = {
-        "email": "cashier@live.vn",
-        "password": PASSWORD,
-        "name": "Chị Mai",
-        "merchant_ids": [store["id"]],
-    }
-    assert lixi.post("/staff", staff).status_code == 201
-    lixi.store = store
+    lixi = start_live_with_cashier(database_url, redis_url, "Lixi Café Quận 1", "Chị Mai")
     yield lixi
     lixi.server.stop()
 
@@ -47,7 +42,7 @@ def logged_in_session(live) -> tuple[requests.Session, str]:
     page = session.get(f"{live.server.url}/merchant/login", timeout=30)
     body = {
         "brand": live.brand_slug,
-        "email": "cashier@live.vn",
+        "email": CASHIER_EMAIL,
         "password": PASSWORD,
         "csrf_token": form_token(page.text),
     }
@@ -132,11 +127,7 @@ def test_scan_a_voucher_with_the_camera_and_redeem_it(live, tmp_path):
     with chromium(*flags) as browser:
         page = browser.new_page(viewport={"width": 360, "height": 780}, locale="vi-VN")
         page.goto(f"{live.server.url}/merchant")
-        page.fill("input[name=brand]", live.brand_slug)
-        page.fill("input[name=email]", "cashier@live.vn")
-        page.fill("input[name=password]", PASSWORD)
-        page.get_by_role("button", name="Đăng nhập").click()
-        page.wait_for_url("**/merchant")
+        log_in_with_form(page, live.brand_slug, CASHIER_EMAIL, PASSWORD, "Đăng nhập", "**/merchant")
         assert page.locator("[data-testid=store]").inner_text() == "Lixi Café Quận 1"
 
         verdict = page.locator("[data-testid=verdict][data-valid=true]")
@@ -163,11 +154,7 @@ def test_the_page_says_so_when_the_camera_is_refused(live):
         context = browser.new_context(locale="en-US")
         page = context.new_page()
         page.goto(f"{live.server.url}/merchant/login")
-        page.fill("input[name=brand]", live.brand_slug)
-        page.fill("input[name=email]", "cashier@live.vn")
-        page.fill("input[name=password]", PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/merchant")
+        log_in_with_form(page, live.brand_slug, CASHIER_EMAIL, PASSWORD, "Log in", "**/merchant")
         status = page.locator("#camera-status")
         page.wait_for_function(
             "() => !document.querySelector('#camera-status').textContent.includes('Starting')"
