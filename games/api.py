@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, url_for
 
-from games import abuse, campaigns, links, plays, stats
+from games import abuse, campaigns, earning, links, plays, stats
 from games.schemas import (
     CampaignInSchema,
     CampaignOutSchema,
@@ -91,7 +91,7 @@ def grant_plays(data: dict, external_id: str):
 
     Adds `plays` to what the member has left in the campaign and returns the new total.
     """
-    left = plays.grant_plays(g.brand_id, external_id, data["campaign_id"], data["plays"])
+    left = earning.grant_plays(g.brand_id, external_id, data["campaign_id"], data["plays"])
     return {"plays_left": left}
 
 
@@ -125,7 +125,7 @@ def record_event(data: dict):
     An unknown member is created. Repeating an event's `external_id` answers 200 with the first
     result and grants nothing more.
     """
-    event, created = plays.record_event(
+    event, created = earning.record_event(
         g.brand_id, data["member_external_id"], data["type"], data["external_id"], data.get("amount")
     )
     return event, 201 if created else 200

@@ -1,4 +1,4 @@
-"""Earning and using plays: grants, member events, and the draw itself.
+"""Using plays: the draw itself, from the member's play to the issued voucher and the proof.
 
 A play is one write transaction: the member's play, the day's limit, the prize's stock and
 daily cap, the campaign's budget and the issued voucher are each taken by one conditional
@@ -11,30 +11,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
 
-from games.campaigns import get_campaign
 from games.errors import GameConflict, GameErrorCode
+from games.events import ENTRY_MADE, PLAY_MADE, PRIZE_WON
 from games.fairness import pick, roll
-from games.models import (
-    Campaign,
-    CampaignStatus,
-    EarningRule,
-    MemberDay,
-    MemberEvent,
-    MemberPlays,
-    Play,
-    Prize,
-    PrizeDay,
-)
+from games.models import Campaign, CampaignStatus, MemberDay, MemberPlays, Play, Prize, PrizeDay
 from games.pacing import claim_moment, open_moments
 from lixi import timeutil
 from lixi.audit import record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.members import get_member, upsert_member
 from lixi.models import Brand, Member
 from lixi.outbox import publish
 from vouchers.models import Offer, Voucher
@@ -161,6 +150,16 @@ class PlayResult:
     plays_left: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """What the roll landed on: the proof's figures and the prize taken (None if nothing had room)."""
+
+    roll: str
+    candidates: list[tuple[int, int]]
+    skipped: list[int]
+    won: PrizeSpec | None
+
+
 def plays_left(campaign_id: int, member_id: int) -> int:
     """Read from the database, not the session's memory: the counters change by UPDATEs."""
     left = db.session.execute(
@@ -169,105 +168,6 @@ def plays_left(campaign_id: int, member_id: int) -> int:
         )
     ).scalar()
     return left or 0
-
-
-def _add_plays(campaign_id: int, member_id: int, plays: int) -> None:
-    insert_ignoring_duplicates(MemberPlays, {"campaign_id": campaign_id, "member_id": member_id})
-    db.session.execute(
-        update(MemberPlays)
-        .where(MemberPlays.campaign_id == campaign_id, MemberPlays.member_id == member_id)
-        .values(granted=MemberPlays.granted + plays)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def grant_plays(brand_id: int, member_external_id: str, campaign_id: int, plays: int) -> int:
-    """Give a member plays directly; returns the plays they have left."""
-    campaign = get_campaign(brand_id, campaign_id)
-    member = get_member(brand_id, member_external_id)
-    with write_transaction():
-        _add_plays(campaign.id, member.id, plays)
-        record_audit(
-            brand_id,
-            "plays.granted",
-            "member",
-            member.external_id,
-            {"campaign_id": campaign.id, "plays": plays},
-        )
-    return plays_left(campaign.id, member.id)
-
-
-def _rules_matching(brand_id: int, event_type: str, amount: int | None) -> list[tuple[int, int]]:
-    """(campaign_id, plays) of the brand's running campaigns whose rules this event meets."""
-    now = timeutil.utcnow()
-    rows = db.session.execute(
-        select(EarningRule.campaign_id, EarningRule.plays, EarningRule.min_amount, EarningRule.max_amount)
-        .join(Campaign, Campaign.id == EarningRule.campaign_id)
-        .where(
-            Campaign.brand_id == brand_id,
-            Campaign.status == CampaignStatus.ACTIVE,
-            or_(Campaign.starts_at.is_(None), Campaign.starts_at <= now),
-            or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
-            EarningRule.event == event_type,
-        )
-        .order_by(EarningRule.campaign_id, EarningRule.id)
-    ).all()
-    grants: list[tuple[int, int]] = []
-    for campaign_id, plays, low, high in rows:
-        if (low is not None or high is not None) and amount is None:
-            continue
-        if low is not None and amount < low:
-            continue
-        if high is not None and amount > high:
-            continue
-        grants.append((campaign_id, plays))
-    return grants
-
-
-def record_event(
-    brand_id: int, member_external_id: str, event_type: str, external_id: str, amount: int | None
-) -> tuple[MemberEvent, bool]:
-    """Apply a member event once: (event, created). A repeated external_id returns the first result."""
-    existing = _find_event(brand_id, external_id)
-    if existing is not None:
-        return existing, False
-    member, _ = upsert_member(brand_id, member_external_id, {})
-    grants = _rules_matching(brand_id, event_type, amount)
-    try:
-        with write_transaction() as session:
-            event = MemberEvent(
-                brand_id=brand_id,
-                external_id=external_id,
-                member_id=member.id,
-                type=event_type,
-                amount=amount,
-                grants=[{"campaign_id": c, "plays": p} for c, p in grants],
-            )
-            session.add(event)
-            session.flush()
-            for campaign_id, plays in grants:
-                _add_plays(campaign_id, member.id, plays)
-            record_audit(
-                brand_id,
-                "event.recorded",
-                "member_event",
-                external_id,
-                {"type": event_type, "grants": event.grants},
-            )
-    except IntegrityError:
-        # The same external_id raced us and won: it granted; we grant nothing.
-        db.session.rollback()
-        existing = _find_event(brand_id, external_id)
-        if existing is None:
-            raise
-        return existing, False
-    return event, True
-
-
-def _find_event(brand_id: int, external_id: str) -> MemberEvent | None:
-    return db.session.execute(
-        select(MemberEvent).where(MemberEvent.brand_id == brand_id, MemberEvent.external_id == external_id)
-    ).scalar()
 
 
 def _is_running(campaign) -> bool:  # type: ignore[no-untyped-def]
@@ -346,6 +246,30 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
     The hot path of the service: Core statements built once, the prize table cached per worker,
     and the plays left returned by the UPDATE that uses the play.
     """
+    campaign, member_id = _playable(brand_id, campaign_id, member_external_id)
+    assert campaign.seed is not None
+    prizes = _prize_specs(campaign.id, campaign.seed)
+    now = timeutil.utcnow()
+    today = timeutil.local_date(now, campaign.timezone)
+    with write_transaction() as session:
+        left = _use_a_play(session, campaign, member_id, today)
+        play_id = session.execute(
+            _INSERT_PLAY,
+            {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now},
+        ).scalar_one()
+        if campaign.draw_at is not None:
+            # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
+            return PlayResult(_record_entry(session, brand_id, campaign, play_id), None, None, left)
+        choice = _choose_prize(campaign, prizes, play_id, today, now)
+        voucher = _issue_voucher(session, brand_id, choice.won, member_id)
+        proof = _record_proof(session, brand_id, campaign, play_id, member_external_id, choice, voucher)
+        if voucher is not None:  # a prize without a voucher is "better luck next time"
+            _announce_win(brand_id, campaign.id, play_id, member_external_id, choice.won, voucher)
+    return PlayResult(PlayRecord(play_id, proof), choice.won, voucher, left)
+
+
+def _playable(brand_id: int, campaign_id: int, member_external_id: str) -> tuple[Row, int]:
+    """The running campaign (a _PLAYABLE row) and the member's id; 404 or 409 otherwise."""
     campaign = db.session.execute(_PLAYABLE, {"b_campaign_id": campaign_id, "b_brand_id": brand_id}).first()
     if campaign is None:
         raise NotFound("No such campaign.")
@@ -356,88 +280,110 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
     ).scalar()
     if member_id is None:
         raise NotFound("No such member.")
-    assert campaign.seed is not None
-    prizes = _prize_specs(campaign.id, campaign.seed)
-    now = timeutil.utcnow()
-    today = timeutil.local_date(now, campaign.timezone)
+    return campaign, member_id
+
+
+def _use_a_play(session: Session, campaign: Row, member_id: int, today: date) -> int:
+    """Use one of the member's plays and count it against today's limit; the plays left after it."""
     bound = {"b_campaign_id": campaign.id, "b_member_id": member_id}
-    with write_transaction() as session:
-        left = session.execute(_USE_A_PLAY, bound).scalar()
-        if left is None:
-            raise GameConflict(GameErrorCode.NO_PLAYS_LEFT)
-        if campaign.plays_per_member_per_day is not None:
-            insert_ignoring_duplicates(
-                MemberDay, {"campaign_id": campaign.id, "member_id": member_id, "day": today}
-            )
-            counted = session.execute(
-                _COUNT_TODAY, {**bound, "b_today": today, "b_limit": campaign.plays_per_member_per_day}
-            )
-            if counted.rowcount != 1:
-                raise GameConflict(GameErrorCode.DAILY_LIMIT_REACHED)
-        play_id = session.execute(
-            _INSERT_PLAY,
-            {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now},
-        ).scalar_one()
+    left = session.execute(_USE_A_PLAY, bound).scalar()
+    if left is None:
+        raise GameConflict(GameErrorCode.NO_PLAYS_LEFT)
+    if campaign.plays_per_member_per_day is not None:
+        insert_ignoring_duplicates(
+            MemberDay, {"campaign_id": campaign.id, "member_id": member_id, "day": today}
+        )
+        counted = session.execute(
+            _COUNT_TODAY, {**bound, "b_today": today, "b_limit": campaign.plays_per_member_per_day}
+        )
+        if counted.rowcount != 1:
+            raise GameConflict(GameErrorCode.DAILY_LIMIT_REACHED)
+    return left
 
-        if campaign.draw_at is not None:
-            # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
-            proof = {"seed_hash": campaign.seed_hash, "entry": True, "draw_at": campaign.draw_at.isoformat()}
-            session.execute(
-                _FINISH_PLAY, {"b_play_id": play_id, "prize_id": None, "voucher_id": None, "proof": proof}
-            )
-            record_audit(brand_id, "entry.made", "play", play_id, {"campaign_id": campaign.id})
-            return PlayResult(PlayRecord(play_id, proof), None, None, left)
 
-        the_roll = roll(campaign.seed, campaign.id, play_id)
-        candidates = _candidates(campaign.id, prizes, campaign.pacing, today, now)
-        by_id = {p.id: p for p in prizes}
-        skipped: list[int] = []
-        won: PrizeSpec | None = None
-        while (chosen := pick(the_roll, candidates, skipped)) is not None:
-            if _try_to_take(campaign.id, by_id[chosen], campaign.pacing, today, now, play_id):
-                won = by_id[chosen]
-                break
-            skipped.append(chosen)  # ran out between reading and taking: fall to the next outcome
+def _record_entry(session: Session, brand_id: int, campaign: Row, play_id: int) -> PlayRecord:
+    """A lucky-draw entry: the proof says when it will be drawn; no prize yet."""
+    proof = {"seed_hash": campaign.seed_hash, "entry": True, "draw_at": campaign.draw_at.isoformat()}
+    session.execute(
+        _FINISH_PLAY, {"b_play_id": play_id, "prize_id": None, "voucher_id": None, "proof": proof}
+    )
+    record_audit(brand_id, ENTRY_MADE, "play", play_id, {"campaign_id": campaign.id})
+    return PlayRecord(play_id, proof)
 
-        voucher = None
-        if won is not None and won.offer_id is not None:
-            offer, brand = session.get(Offer, won.offer_id), session.get(Brand, brand_id)
-            assert offer is not None and brand is not None
-            voucher = insert_vouchers(brand, offer, 1, member_id, source="play")[0]
-        prize_id = won.id if won else None
-        proof = {
-            "seed_hash": campaign.seed_hash,
-            "roll": the_roll,
-            "candidates": candidates,
-            "skipped": skipped,
+
+def _choose_prize(
+    campaign: Row, prizes: tuple[PrizeSpec, ...], play_id: int, today: date, now: datetime
+) -> _Choice:
+    """Roll, and take the prize it lands on; one that ran out since the read falls to the next outcome."""
+    the_roll = roll(campaign.seed, campaign.id, play_id)
+    candidates = _candidates(campaign.id, prizes, campaign.pacing, today, now)
+    by_id = {p.id: p for p in prizes}
+    skipped: list[int] = []
+    while (chosen := pick(the_roll, candidates, skipped)) is not None:
+        if _try_to_take(campaign.id, by_id[chosen], campaign.pacing, today, now, play_id):
+            return _Choice(the_roll, candidates, skipped, by_id[chosen])
+        skipped.append(chosen)  # ran out between reading and taking: fall to the next outcome
+    return _Choice(the_roll, candidates, skipped, None)
+
+
+def _issue_voucher(session: Session, brand_id: int, won: PrizeSpec | None, member_id: int) -> Voucher | None:
+    """The won prize's voucher, for a prize with an offer."""
+    if won is None or won.offer_id is None:
+        return None
+    offer, brand = session.get(Offer, won.offer_id), session.get(Brand, brand_id)
+    assert offer is not None and brand is not None
+    return insert_vouchers(brand, offer, 1, member_id, source="play")[0]
+
+
+def _record_proof(
+    session: Session,
+    brand_id: int,
+    campaign: Row,
+    play_id: int,
+    member_external_id: str,
+    choice: _Choice,
+    voucher: Voucher | None,
+) -> dict:
+    """Store the play's outcome and the proof anyone can recompute once the seed is revealed."""
+    prize_id = choice.won.id if choice.won else None
+    proof = {
+        "seed_hash": campaign.seed_hash,
+        "roll": choice.roll,
+        "candidates": choice.candidates,
+        "skipped": choice.skipped,
+        "prize_id": prize_id,
+    }
+    session.execute(
+        _FINISH_PLAY,
+        {
+            "b_play_id": play_id,
             "prize_id": prize_id,
-        }
-        session.execute(
-            _FINISH_PLAY,
-            {
-                "b_play_id": play_id,
-                "prize_id": prize_id,
-                "voucher_id": voucher.id if voucher else None,
-                "proof": proof,
-            },
-        )
-        record_audit(
-            brand_id,
-            "play.made",
-            "play",
-            play_id,
-            {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id},
-        )
-        if voucher is not None:  # a prize without a voucher is "better luck next time"
-            publish(
-                brand_id,
-                "prize.won",
-                {
-                    "campaign_id": campaign.id,
-                    "play_id": play_id,
-                    "member_external_id": member_external_id,
-                    "prize": {"id": won.id, "label": won.label, "value": won.value},
-                    "voucher_code": voucher.code,
-                },
-            )
-    return PlayResult(PlayRecord(play_id, proof), won, voucher, left)
+            "voucher_id": voucher.id if voucher else None,
+            "proof": proof,
+        },
+    )
+    record_audit(
+        brand_id,
+        PLAY_MADE,
+        "play",
+        play_id,
+        {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id},
+    )
+    return proof
+
+
+def _announce_win(
+    brand_id: int, campaign_id: int, play_id: int, member_external_id: str, won: PrizeSpec, voucher: Voucher
+) -> None:
+    """Publish the win to the outbox, in the play's transaction."""
+    publish(
+        brand_id,
+        PRIZE_WON,
+        {
+            "campaign_id": campaign_id,
+            "play_id": play_id,
+            "member_external_id": member_external_id,
+            "prize": {"id": won.id, "label": won.label, "value": won.value},
+            "voucher_code": voucher.code,
+        },
+    )

@@ -68,14 +68,14 @@ SERVICE_DRAWS = 100_000
 
 def _service_counts(api, brand_id: int) -> list[int]:
     """Play SERVICE_DRAWS times through the play service (the database, the seed, the draw, the proof)."""
-    from games import plays
+    from games import earning, plays
 
     prizes = [{"label": label, "weight": weight} for label, weight in SERVICE_PRIZES]
     campaign = api.post("/campaigns", {"name": "Odds", "game": "spin_wheel", "prizes": prizes}).get_json()
     assert api.post(f"/campaigns/{campaign['id']}/activate").status_code == 200
     api.post("/members", {"external_id": "fair"})
     # The API grants at most 1,000 at a time; the service has no such cap.
-    assert plays.grant_plays(brand_id, "fair", campaign["id"], SERVICE_DRAWS) == SERVICE_DRAWS
+    assert earning.grant_plays(brand_id, "fair", campaign["id"], SERVICE_DRAWS) == SERVICE_DRAWS
     counts = Counter(plays.play(brand_id, campaign["id"], "fair").prize.label for _ in range(SERVICE_DRAWS))
     assert sum(counts.values()) == SERVICE_DRAWS
     return [counts[label] for label, _ in SERVICE_PRIZES]
