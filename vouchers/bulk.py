@@ -22,12 +22,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from lixi.audit import acting_as, record_audit
 from lixi.database import write_transaction
-from lixi.errors import DomainError, NotFound
+from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.jobs import enqueue
 from lixi.models import Brand, scoped
 from lixi.timeutil import utcnow
-from vouchers.errors import invalid_field
+from vouchers import events
+from vouchers.errors import OfferArchived, invalid_field
 from vouchers.models import BulkIssue, Offer, Voucher, status_at
 from vouchers.offers import get_offer
 from vouchers.service import insert_vouchers, sign_voucher_code
@@ -45,13 +46,6 @@ class BulkStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-
-
-class OfferArchived(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "offer_archived", 409, "The offer was archived while its vouchers were being issued."
-        )
 
 
 # --- requesting and reading ---------------------------------------------------------------------
@@ -82,7 +76,7 @@ def start_bulk_issue(brand_id: int, offer_id: int, count: int, requested_by: str
         bulk_id = bulk.id
         record_audit(
             brand_id,
-            "vouchers.bulk_requested",
+            events.BULK_REQUESTED,
             "bulk_issue",
             bulk_id,
             {"offer_id": offer.id, "count": count, "batch_id": bulk.batch_id},
@@ -254,7 +248,7 @@ def _finish(bulk_id: int) -> None:
         ).one()
         record_audit(
             bulk.brand_id,
-            "vouchers.bulk_issued",
+            events.BULK_ISSUED,
             "bulk_issue",
             bulk_id,
             {"offer_id": bulk.offer_id, "count": bulk.count, "batch_id": bulk.batch_id},
@@ -272,9 +266,7 @@ def _mark_failed(bulk_id: int, error: str) -> None:
         if failed.rowcount != 1:
             return
         brand_id = session.scalar(select(BulkIssue.brand_id).where(BulkIssue.id == bulk_id))
-        record_audit(
-            brand_id, "vouchers.bulk_failed", "bulk_issue", bulk_id, {"error": error[:500]}, "system"
-        )
+        record_audit(brand_id, events.BULK_FAILED, "bulk_issue", bulk_id, {"error": error[:500]}, "system")
 
 
 # --- streaming CSV ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from lixi.errors import DomainError, invalid_field
 
-__all__ = ["VoucherConflict", "VoucherErrorCode", "invalid_field"]
+__all__ = ["OfferArchived", "VoucherConflict", "VoucherErrorCode", "invalid_field"]
 
 
 class VoucherErrorCode(StrEnum):
@@ -19,6 +19,8 @@ class VoucherErrorCode(StrEnum):
     INSUFFICIENT_BALANCE = "insufficient_balance"
     VOID_WINDOW_CLOSED = "void_window_closed"
     ALREADY_VOIDED = "already_voided"
+    OFFER_ARCHIVED = "offer_archived"
+    STORE_NOT_CHOSEN = "store_not_chosen"  # the merchant page: staff of several stores pick one first
 
 
 MESSAGES = {
@@ -30,6 +32,7 @@ MESSAGES = {
     VoucherErrorCode.INSUFFICIENT_BALANCE: "The gift card's balance is lower than the amount.",
     VoucherErrorCode.VOID_WINDOW_CLOSED: "This redemption is too old to be voided.",
     VoucherErrorCode.ALREADY_VOIDED: "This has already been voided.",
+    VoucherErrorCode.OFFER_ARCHIVED: "The offer was archived while its vouchers were being issued.",
 }
 
 
@@ -38,3 +41,11 @@ class VoucherConflict(DomainError):
 
     def __init__(self, code: VoucherErrorCode, details: dict[str, Any] | None = None) -> None:
         super().__init__(code, 409, MESSAGES[code], details)
+
+
+class OfferArchived(DomainError):
+    """A 409 that stops a bulk issue: archiving an offer means no new vouchers of it."""
+
+    def __init__(self) -> None:
+        code = VoucherErrorCode.OFFER_ARCHIVED
+        super().__init__(code, 409, MESSAGES[code])

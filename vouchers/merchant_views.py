@@ -114,7 +114,7 @@ def _current_store() -> Merchant | None:
 def _store_or_refuse() -> Merchant:
     store = _current_store()
     if store is None:
-        raise DomainError("store_not_chosen", 409, _("Choose your store first."))
+        raise DomainError(VoucherErrorCode.STORE_NOT_CHOSEN, 409, _("Choose your store first."))
     return store
 
 

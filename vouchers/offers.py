@@ -13,6 +13,7 @@ from lixi.extensions import db
 from lixi.merchants import merchant_ids_of_brand
 from lixi.models import Brand, Merchant, scoped
 from lixi.timeutil import end_of_local_day, utcnow
+from vouchers import events
 from vouchers.errors import invalid_field
 from vouchers.models import Offer, OfferKind
 
@@ -64,7 +65,7 @@ def create_offer(brand_id: int, data: dict) -> Offer:
             offer.merchants = list(session.execute(select(Merchant).where(Merchant.id.in_(known))).scalars())
         session.add(offer)
         session.flush()
-        record_audit(brand_id, "offer.created", "offer", offer.id, {"name": offer.name, "kind": kind})
+        record_audit(brand_id, events.OFFER_CREATED, "offer", offer.id, {"name": offer.name, "kind": kind})
     return offer
 
 
@@ -108,12 +109,12 @@ def update_offer(brand_id: int, offer_id: int, data: dict) -> Offer:
         if wanted is not None:
             offer.merchants = list(session.execute(select(Merchant).where(Merchant.id.in_(wanted))).scalars())
         session.add(offer)
-        record_audit(brand_id, "offer.updated", "offer", offer.id, {"fields": sorted(data)})
+        record_audit(brand_id, events.OFFER_UPDATED, "offer", offer.id, {"fields": sorted(data)})
     return offer
 
 
 def archive_offer(brand_id: int, offer_id: int) -> Offer:
     """No new vouchers of this offer; those issued stay valid until they expire."""
     offer = get_offer(brand_id, offer_id)
-    stamp_once(offer, "archived_at", "offer.archived", "offer", {"name": offer.name})
+    stamp_once(offer, "archived_at", events.OFFER_ARCHIVED, "offer", {"name": offer.name})
     return offer

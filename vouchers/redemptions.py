@@ -20,6 +20,7 @@ from lixi.extensions import db
 from lixi.models import scoped
 from lixi.outbox import publish
 from lixi.timeutil import utcnow
+from vouchers import events
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
 from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
 from vouchers.rules import Check, amount_off, check_usable, discount_for, lost_race
@@ -117,14 +118,14 @@ def redeem_voucher(
         redemption = session.scalars(_INSERT_REDEMPTION, [row]).one()
         record_audit(
             brand_id,
-            "voucher.redeemed",
+            events.VOUCHER_REDEEMED,
             "voucher",
             voucher.code,
             {"redemption_id": redemption.id, "merchant_id": merchant_id, "amount": taken},
         )
         publish(
             brand_id,
-            "voucher.redeemed",
+            events.TOPIC_VOUCHER_REDEEMED,
             {
                 "code": voucher.code,
                 "redemption_id": redemption.id,
@@ -182,14 +183,14 @@ def void_redemption(brand_id: int, redemption_id: int, reason: str | None = None
         session.refresh(voucher)
         record_audit(
             brand_id,
-            "redemption.voided",
+            events.REDEMPTION_VOIDED,
             "redemption",
             redemption.id,
             {"voucher": voucher.code, "amount": redemption.amount, "reason": reason},
         )
         publish(
             brand_id,
-            "redemption.voided",
+            events.TOPIC_REDEMPTION_VOIDED,
             {
                 "code": voucher.code,
                 "redemption_id": redemption.id,

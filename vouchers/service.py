@@ -19,6 +19,7 @@ from lixi.models import Brand, Merchant
 from lixi.outbox import publish
 from lixi.signing import BadData, sign, unsign
 from lixi.timeutil import end_of_local_day, local_date, utcnow
+from vouchers import events
 from vouchers.codes import new_code, normalize_code
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
 from vouchers.models import Offer, OfferKind, Voucher, VoucherStatus, offer_merchants
@@ -111,14 +112,14 @@ def insert_vouchers(
     )
     record_audit(
         brand.id,
-        "vouchers.issued",
+        events.VOUCHERS_ISSUED,
         "voucher_batch",
         batch_id,
         {"offer_id": offer.id, "count": count, "member_id": member_id, "source": source},
     )
     publish(
         brand.id,
-        "voucher.issued",
+        events.TOPIC_VOUCHER_ISSUED,
         {
             "batch_id": batch_id,
             "offer_id": offer.id,
@@ -237,6 +238,6 @@ def void_voucher(brand_id: int, presented: str, reason: str | None = None) -> Vo
         if result.rowcount != 1:
             raise lost_race(voucher, None)
         session.refresh(voucher)
-        record_audit(brand_id, "voucher.voided", "voucher", voucher.code, {"reason": reason})
-        publish(brand_id, "voucher.voided", {"code": voucher.code, "reason": reason})
+        record_audit(brand_id, events.VOUCHER_VOIDED, "voucher", voucher.code, {"reason": reason})
+        publish(brand_id, events.TOPIC_VOUCHER_VOIDED, {"code": voucher.code, "reason": reason})
     return voucher
