@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import requests
 
 if TYPE_CHECKING:
-    from lixi.liveserver import LiveServer
+    from harness.liveserver import LiveServer
 
 WRK_SCRIPT = r"""
 local codes = {}
@@ -180,7 +180,7 @@ def measure_bare(args: argparse.Namespace) -> dict:
 
 def bare_server(args: argparse.Namespace) -> LiveServer:
     """The bare yardstick app under the same gunicorn settings as Lixi (a context manager)."""
-    from lixi.liveserver import LiveServer
+    from harness.liveserver import LiveServer
 
     return LiveServer(
         env={}, app="bench.bare_app:app", ready_path="/ready", workers=args.workers, threads=args.threads

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import add_load_options, measure_bare, post, print_table, repeated, save  # noqa: E402
-from lixi.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
-from lixi.localredis import resolve_redis  # noqa: E402
+from harness.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
+from harness.localredis import resolve_redis  # noqa: E402
 
 TARGETS = {"play": (0.3, 150)}
 

@@ -33,8 +33,8 @@ from bench.common import (  # noqa: E402
     print_table,
     save,
 )
-from lixi.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
-from lixi.localredis import resolve_redis  # noqa: E402
+from harness.liveserver import LiveServer, migrate_and_create_brand, unlimited_env  # noqa: E402
+from harness.localredis import resolve_redis  # noqa: E402
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
+from harness.localredis import free_port, terminate
 from lixi.config import ROOT
-from lixi.localredis import free_port, terminate
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 FLASK = str(Path(sys.executable).with_name("flask"))

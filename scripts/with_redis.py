@@ -1,4 +1,4 @@
-"""Run a command with REDIS_URL pointing at a live Redis, starting one if needed (see lixi/localredis.py).
+"""Run a command with REDIS_URL pointing at a live Redis, starting one if needed (see harness/localredis.py).
 
     python scripts/with_redis.py [--own] -- COMMAND ...
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lixi.localredis import resolve_redis  # noqa: E402
+from harness.localredis import resolve_redis  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

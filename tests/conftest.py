@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from harness.localredis import RedisServer
 from lixi.app import create_app
 from lixi.auth import forget_cached_keys
 from lixi.config import ROOT, TestConfig
 from lixi.extensions import db
-from lixi.localredis import RedisServer
 from lixi.outbox import forget_subscriptions
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))

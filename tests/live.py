@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import requests
 
-from lixi.liveserver import LiveServer, flask_command
+from harness.liveserver import LiveServer, flask_command
 
 
 @dataclass

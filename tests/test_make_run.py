@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.localredis import answers, free_port
 from lixi.config import ROOT
-from lixi.localredis import answers, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.live, pytest.mark.timeout(120)]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
+from harness.liveserver import unlimited_env
 from lixi.config import ROOT
-from lixi.liveserver import unlimited_env
 from tests.conftest import POSTGRES
 from tests.live import start_live_lixi
 

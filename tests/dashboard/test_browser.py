@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lixi.liveserver import unlimited_env
+from harness.liveserver import unlimited_env
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch
 from tests.conftest import POSTGRES
 from tests.live import start_live_lixi

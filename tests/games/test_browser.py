@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lixi.liveserver import unlimited_env
+from harness.liveserver import unlimited_env
 from tests.browser import assert_accessible, chromium, watch
 from tests.conftest import POSTGRES
 from tests.live import start_live_lixi

@@ -10,11 +10,11 @@ import pytest
 import redis
 from sqlalchemy import event, text, update
 
+from harness.localredis import free_port
 from lixi.auth import forget_cached_keys, revoke_api_key
 from lixi.database import write_transaction
 from lixi.extensions import db
 from lixi.keycache import UNCONFIRMED_SECONDS, KeyCache, listener
-from lixi.localredis import free_port
 from lixi.models import ApiKey
 from lixi.timeutil import utcnow
 from tests.conftest import fresh_app

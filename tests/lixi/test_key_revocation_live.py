@@ -11,10 +11,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from harness.liveserver import LiveServer, flask_command, unlimited_env
 from lixi.app import create_app
 from lixi.auth import revoke_api_key
 from lixi.extensions import db
-from lixi.liveserver import LiveServer, flask_command, unlimited_env
 from lixi.models import ApiKey
 from tests.conftest import POSTGRES, make_config
 

@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import select
 
+from harness.liveserver import unlimited_env
 from lixi.extensions import db
-from lixi.liveserver import unlimited_env
 from lixi.models import Brand, StaffUser
 from tests.live import LiveLixi, start_live_lixi
 

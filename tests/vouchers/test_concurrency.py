@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from lixi.liveserver import unlimited_env
+from harness.liveserver import unlimited_env
 from tests.conftest import POSTGRES
 from tests.live import LiveLixi, start_live_lixi
 

@@ -7,8 +7,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from harness.localredis import RedisServer
 from lixi.extensions import db
-from lixi.localredis import RedisServer
 from lixi.models import AuditEvent
 from tests.conftest import fresh_app
 from vouchers.models import Redemption
