@@ -15,7 +15,8 @@ from sqlalchemy import select
 from lixi.auth import staff_actor
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.models import Brand, StaffUser
+from lixi.merchants import list_merchants
+from lixi.models import Brand, Merchant, StaffUser
 from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers.errors import VoucherConflict
 from vouchers.models import Redemption, Voucher
@@ -76,6 +77,20 @@ def refused_verdict(
     return Verdict(verdict.voucher, verdict.refusal or refusal, None)
 
 
+def staff_brand(user: StaffUser) -> Brand:
+    """The brand a member of staff works for."""
+    brand = db.session.get(Brand, user.brand_id)
+    assert brand is not None
+    return brand
+
+
+def stores_of(user: StaffUser) -> list[Merchant]:
+    """The open stores where this member of staff may scan: their own, or any for a brand admin."""
+    if user.merchants:
+        return [m for m in user.merchants if m.archived_at is None]
+    return list_merchants(user.brand_id)
+
+
 def start_of_local_day(instant: datetime, tz_name: str) -> datetime:
     return end_of_local_day(local_date(instant, tz_name) - timedelta(days=1), tz_name)
 
@@ -99,6 +114,25 @@ def todays_redemptions(brand: Brand, merchant_id: int) -> list[Redemption]:
 def void_window_open(redemption: Redemption) -> bool:
     window = timedelta(seconds=current_app.config["VOID_WINDOW_SECONDS"])
     return redemption.voided_at is None and redemption.created_at >= utcnow() - window
+
+
+@dataclass(frozen=True)
+class Today:
+    """A store's day: its redemptions (newest first), those it may still void, and what they took."""
+
+    redemptions: list[Redemption]
+    voidable: set[int]
+    total: int
+
+
+def today_at_store(brand: Brand, merchant_id: int) -> Today:
+    """The store's day so far, for the list under the scanner."""
+    redemptions = todays_redemptions(brand, merchant_id)
+    return Today(
+        redemptions,
+        {r.id for r in redemptions if void_window_open(r)},
+        sum(r.amount for r in redemptions if r.voided_at is None),
+    )
 
 
 def void_at_store(brand_id: int, merchant_id: int, redemption_id: int, reason: str) -> Redemption:

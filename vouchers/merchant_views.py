@@ -10,21 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user, login_required
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError
 
 from lixi.auth import (
     act_for_staff,
@@ -35,23 +25,31 @@ from lixi.auth import (
     staff_actor,
 )
 from lixi.errors import DomainError, InvalidRequest, NotFound
-from lixi.extensions import db
 from lixi.formatting import local_datetime, money
 from lixi.forms import VoidForm
 from lixi.idempotency import idempotent
-from lixi.merchants import list_merchants
 from lixi.models import Brand, Merchant, StaffRole
 from lixi.ratelimit import is_code_lookup_failure, shared_limit_from
-from lixi.schemas import Text, parse_id
+from lixi.schemas import parse_id
 from lixi.staff import works_at
 from vouchers import desk
 from vouchers.errors import VoucherConflict, VoucherErrorCode
+from vouchers.schemas import (
+    CounterCheckInSchema,
+    CounterRedeemInSchema,
+    CounterRedemptionOutSchema,
+    CounterVoucherOutSchema,
+)
 
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 bp.before_request(refresh)  # the locale is cached on the app context; each page picks its own
 
 STORE_KEY = "merchant_id"
-MONEY = validate.Range(min=0, max=10**15)
+# Built once: a schema's fields are set up when it is made, and every scan needs these.
+CHECK_IN = CounterCheckInSchema()
+REDEEM_IN = CounterRedeemInSchema()
+VOUCHER_OUT = CounterVoucherOutSchema()
+REDEMPTION_OUT = CounterRedemptionOutSchema()
 
 
 @bp.before_request
@@ -78,28 +76,12 @@ failed_scans_per_store = shared_limit_from(
 )
 
 
-class CheckInSchema(Schema):
-    # The raw text the camera read (a voucher URL) or the short code typed by hand.
-    code = Text(required=True, validate=validate.Length(min=1, max=1000))
-    bill_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
-
-
-class RedeemInSchema(CheckInSchema):
-    amount = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**15), allow_none=True)
-
-
 def _load(schema: Schema) -> dict[str, Any]:
     try:
         # A JSON body is parsed strictly (unreadable: 400; a lone surrogate: 422 naming the field).
         return schema.load(request.get_json(silent=not request.is_json) or {})
     except ValidationError as error:
         raise InvalidRequest("Some fields are invalid.", {"fields": error.messages}) from None
-
-
-def _brand() -> Brand:
-    brand = db.session.get(Brand, current_user.brand_id)
-    assert brand is not None
-    return brand
 
 
 def _current_store() -> Merchant | None:
@@ -145,27 +127,20 @@ def logout() -> Response:
 def counter() -> str:
     """The scanner, the manual entry and today's redemptions at the chosen store."""
     store = _current_store()
-    brand = _brand()
+    brand = desk.staff_brand(current_user)
+    stores = desk.stores_of(current_user)
     if store is None:
-        return render_template("merchant/stores.html", brand=brand, stores=_stores(brand))
+        return render_template("merchant/stores.html", brand=brand, stores=stores)
+    today = desk.today_at_store(brand, store.id)
     return render_template(
-        "merchant/counter.html",
-        brand=brand,
-        store=store,
-        stores=_stores(brand),
-        **_today_context(brand, store),
+        "merchant/counter.html", brand=brand, store=store, stores=stores, today=today, void_form=VoidForm()
     )
-
-
-def _stores(brand: Brand) -> list[Merchant]:
-    if current_user.merchants:
-        return [m for m in current_user.merchants if m.archived_at is None]
-    return list_merchants(brand.id)  # a brand admin may act at any store
 
 
 @bp.post("/store")
 @login_required
 def choose_store() -> Response:
+    """Act for one of the stores this member of staff works at (kept in the session)."""
     wanted = parse_id(request.form.get(STORE_KEY))
     if works_at(current_user, wanted) is None:
         raise NotFound("No such store.")
@@ -179,7 +154,7 @@ def choose_store() -> Response:
 @failed_scans_per_store
 def check() -> Response:
     """What the scanned code is worth here, and whether it can be redeemed (changes nothing)."""
-    data = _load(CheckInSchema())
+    data = _load(CHECK_IN)
     store = _store_or_refuse()
     verdict = desk.check_at_store(current_user.brand_id, store.id, data["code"], data.get("bill_amount"))
     return _verdict_response(verdict, store, data)
@@ -192,7 +167,7 @@ def check() -> Response:
 @idempotent
 def redeem() -> Response:
     """Redeem the checked code; the page sends an Idempotency-Key, so a double tap redeems once."""
-    data = _load(RedeemInSchema())
+    data = _load(REDEEM_IN)
     store = _store_or_refuse()
     try:
         redemption = desk.redeem_at_store(
@@ -208,16 +183,11 @@ def redeem() -> Response:
             current_user.brand_id, store.id, data["code"], data.get("bill_amount"), refusal
         )
         return _verdict_response(verdict, store, data, status=409)
-    brand = _brand()
+    brand = desk.staff_brand(current_user)
     html = render_template("merchant/_redeemed.html", redemption=redemption, brand=brand)
     body = {
         "redeemed": True,
-        "redemption": {
-            "id": redemption.id,
-            "amount": redemption.amount,
-            "voucher_status": redemption.voucher.status,
-            "balance": redemption.voucher.balance,
-        },
+        "redemption": REDEMPTION_OUT.dump(redemption),
         "message": _("Redeemed: %(amount)s", amount=money(redemption.amount, brand.currency)),
         "html": html,
     }
@@ -227,7 +197,7 @@ def redeem() -> Response:
 
 
 def _verdict_response(verdict: desk.Verdict, store: Merchant, data: dict, status: int = 200) -> Response:
-    brand = _brand()
+    brand = desk.staff_brand(current_user)
     if verdict.refusal:
         message = refusal_message(verdict.refusal, brand)
     else:
@@ -247,15 +217,7 @@ def _verdict_response(verdict: desk.Verdict, store: Merchant, data: dict, status
         "valid": verdict.refusal is None,
         "reason": verdict.refusal.code if verdict.refusal else None,
         "message": message,
-        "voucher": {
-            "code": voucher.code,
-            "kind": voucher.offer.kind,
-            "offer": voucher.offer.name,
-            "value": voucher.offer.value,
-            "balance": voucher.balance,
-            "expires_at": voucher.expires_at.isoformat() if voucher.expires_at else None,
-            "customer": voucher.member.name if voucher.member else None,
-        },
+        "voucher": VOUCHER_OUT.dump(voucher),
         "amount": verdict.amount,
         "html": html,
     }
@@ -295,19 +257,12 @@ def refusal_message(refusal: VoucherConflict, brand: Brand) -> str:
 @login_required
 def today() -> str:
     """Today's redemptions at the store (the page reloads this part after each redemption)."""
-    brand = _brand()
+    brand = desk.staff_brand(current_user)
     store = _store_or_refuse()
-    return render_template("merchant/_today.html", brand=brand, store=store, **_today_context(brand, store))
-
-
-def _today_context(brand: Brand, store: Merchant) -> dict[str, Any]:
-    redemptions = desk.todays_redemptions(brand, store.id)
-    return {
-        "redemptions": redemptions,
-        "voidable": {r.id for r in redemptions if desk.void_window_open(r)},
-        "void_form": VoidForm(),
-        "total": sum(r.amount for r in redemptions if r.voided_at is None),
-    }
+    today = desk.today_at_store(brand, store.id)
+    return render_template(
+        "merchant/_today.html", brand=brand, store=store, today=today, void_form=VoidForm()
+    )
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")

@@ -183,3 +183,37 @@ class VoidInSchema(Schema):
         pattern=NOT_BLANK,
         pattern_error="Give a reason or leave it out.",
     )
+
+
+# --- the merchant page (/merchant/api/*): what its scanner script sends and gets back ------------
+
+
+class CounterCheckInSchema(Schema):
+    # The raw text the camera read (a voucher URL) or the short code typed by hand.
+    code = Text(required=True, validate=validate.Length(min=1, max=1000))
+    bill_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+
+
+class CounterRedeemInSchema(CounterCheckInSchema):
+    amount = fields.Integer(strict=True, validate=POSITIVE_MONEY, allow_none=True)
+
+
+class CounterVoucherOutSchema(VoucherOutSchema):
+    """The voucher as a cashier sees it: the API's fields that matter at the till, the offer's name
+    and the customer's name (and not the token or links, which the till has no use for)."""
+
+    offer = fields.Function(lambda v: v.offer.name)
+    customer = fields.Function(lambda v: v.member.name if v.member else None)
+
+    class Meta:
+        fields = ("code", "kind", "offer", "value", "balance", "expires_at", "customer")
+
+
+class CounterRedemptionOutSchema(RedemptionOutSchema):
+    """A redemption as the merchant page's script needs it: what was taken and what is left."""
+
+    voucher_status = fields.Function(lambda r: r.voucher.status)
+    balance = fields.Function(lambda r: r.voucher.balance)
+
+    class Meta:
+        fields = ("id", "amount", "voucher_status", "balance")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -15,6 +16,7 @@ from lixi.database import write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.members import get_member
+from lixi.merchants import list_merchants
 from lixi.models import Brand, Merchant
 from lixi.outbox import publish
 from lixi.signing import BadData, sign, unsign
@@ -221,6 +223,27 @@ def find_voucher_by_token(token: str) -> Voucher | None:
     if code is None:
         return None
     return db.session.execute(select(Voucher).where(Voucher.code == code)).scalar()
+
+
+@dataclass(frozen=True)
+class PublicVoucher:
+    """What the public voucher page shows: the voucher, its brand, its stores and its status now."""
+
+    voucher: Voucher
+    brand: Brand
+    merchants: list[Merchant]
+    status: str
+
+
+def find_public_voucher(token: str) -> PublicVoucher | None:
+    """The voucher of a genuine token with where it can be used (no stores of its own: the brand's)."""
+    voucher = find_voucher_by_token(token)
+    if voucher is None:
+        return None
+    brand = db.session.get(Brand, voucher.brand_id)
+    assert brand is not None
+    merchants = voucher.offer.merchants or list_merchants(voucher.brand_id)
+    return PublicVoucher(voucher, brand, merchants, voucher.status_at(utcnow()))
 
 
 def void_voucher(brand_id: int, presented: str, reason: str | None = None) -> Voucher:

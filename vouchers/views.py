@@ -5,12 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template
 from flask_babel import refresh
 
-from lixi.extensions import db
-from lixi.models import Brand, Merchant
-from lixi.timeutil import utcnow
 from vouchers.qr import cached_qr
 from vouchers.schemas import voucher_url
-from vouchers.service import code_from_token, find_voucher_by_token
+from vouchers.service import code_from_token, find_public_voucher
 
 bp = Blueprint("vouchers_pages", __name__)
 # The locale is cached on the app context, which tests (and CLI-driven renders) share across requests.
@@ -44,23 +41,16 @@ def qr_svg(token: str) -> Response:
 @bp.get("/v/<token>")
 def voucher_page(token: str) -> Response:
     """The public voucher page a customer shows at the till."""
-    voucher = find_voucher_by_token(token)
-    if voucher is None:
+    page = find_public_voucher(token)
+    if page is None:
         abort(404)
-    brand = db.session.get(Brand, voucher.brand_id)
-    offer = voucher.offer
-    merchants = offer.merchants or list(
-        db.session.execute(
-            db.select(Merchant).where(Merchant.brand_id == voucher.brand_id, Merchant.archived_at.is_(None))
-        ).scalars()
-    )
     html = render_template(
         "vouchers/voucher.html",
-        voucher=voucher,
-        offer=offer,
-        brand=brand,
-        merchants=merchants,
-        status=voucher.status_at(utcnow()),
+        voucher=page.voucher,
+        offer=page.voucher.offer,
+        brand=page.brand,
+        merchants=page.merchants,
+        status=page.status,
         token=token,
     )
     response = Response(html, mimetype="text/html")

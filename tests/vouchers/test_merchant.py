@@ -188,6 +188,26 @@ def test_manual_entry_checks_then_redeems_once(cashier, offer, issue, api, merch
     assert voucher["code"][-4:] in today and "thu.ngan" in today
 
 
+def test_the_scanner_gets_the_voucher_and_redemption_it_shows(cashier, make_offer, issue, api):
+    card = make_offer(name="Thẻ quà 100k", kind="gift_card", value=100000, valid_days=30)
+    api.post("/members", {"external_id": "m-1", "name": "An"})
+    voucher = issue(card["id"], member_external_id="m-1")[0]
+    checked = cashier.check(voucher["code"]).get_json()["voucher"]
+    assert checked == {
+        "code": voucher["code"],
+        "kind": "gift_card",
+        "offer": "Thẻ quà 100k",
+        "value": 100000,
+        "balance": 100000,
+        "expires_at": voucher["expires_at"],
+        "customer": "An",
+    }
+    redeemed = cashier.redeem(voucher["code"], key="tap-1", amount=30000).get_json()["redemption"]
+    assert redeemed == {"id": redeemed["id"], "amount": 30000, "voucher_status": "issued", "balance": 70000}
+    anonymous = issue(make_offer()["id"])[0]
+    assert cashier.check(anonymous["code"]).get_json()["voucher"]["customer"] is None
+
+
 def test_the_verdict_speaks_the_cashiers_language(cashier, offer, issue):
     voucher = issue(offer["id"])[0]
     english = cashier.client.post(
