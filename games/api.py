@@ -68,6 +68,7 @@ def _transition(action: str, summary: str):  # type: ignore[no-untyped-def]
         description=f"{summary} Campaigns go draft → active ⇄ paused → ended; any other move is a 409.",
     )
     def view(campaign_id: int):
+        """Move the campaign on (its OpenAPI summary and description are set above)."""
         return campaigns.change_status(g.brand_id, campaign_id, action)
 
     return view

@@ -5,28 +5,70 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from games.errors import GameConflict, GameErrorCode
+from games.events import CAMPAIGN_ACTIVATED, CAMPAIGN_CREATED, CAMPAIGN_ENDED, CAMPAIGN_PAUSED
 from games.fairness import new_seed
 from games.models import Campaign, CampaignStatus, EarningRule, Prize
 from games.pacing import schedule_moments
 from lixi.audit import record_audit
 from lixi.database import write_transaction
-from lixi.errors import InvalidRequest, NotFound
+from lixi.errors import InvalidRequest, NotFound, invalid_field
 from lixi.extensions import db
 from lixi.models import scoped
 from lixi.timeutil import utcnow
-from vouchers.errors import invalid_field
 from vouchers.models import Offer
 
 MAX_PACED_UNITS = 100_000
 
+# action: (the statuses it may start from, the status it leads to, the audit action it records)
 TRANSITIONS = {
-    "activate": ({CampaignStatus.DRAFT, CampaignStatus.PAUSED}, CampaignStatus.ACTIVE),
-    "pause": ({CampaignStatus.ACTIVE}, CampaignStatus.PAUSED),
-    "end": ({CampaignStatus.DRAFT, CampaignStatus.ACTIVE, CampaignStatus.PAUSED}, CampaignStatus.ENDED),
+    "activate": ({CampaignStatus.DRAFT, CampaignStatus.PAUSED}, CampaignStatus.ACTIVE, CAMPAIGN_ACTIVATED),
+    "pause": ({CampaignStatus.ACTIVE}, CampaignStatus.PAUSED, CAMPAIGN_PAUSED),
+    "end": (
+        {CampaignStatus.DRAFT, CampaignStatus.ACTIVE, CampaignStatus.PAUSED},
+        CampaignStatus.ENDED,
+        CAMPAIGN_ENDED,
+    ),
 }
 
 
 def create_campaign(brand_id: int, data: dict) -> Campaign:
+    """A draft campaign with its prizes and earning rules (422 naming a field that breaks a rule)."""
+    _check_campaign(brand_id, data)
+    starts_at, ends_at, prizes = data.get("starts_at"), data.get("ends_at"), data["prizes"]
+    with write_transaction() as session:
+        campaign = Campaign(
+            brand_id=brand_id,
+            name=data["name"],
+            game=data["game"],
+            starts_at=starts_at,
+            ends_at=ends_at,
+            budget=data.get("budget"),
+            plays_per_member_per_day=data.get("plays_per_member_per_day"),
+            pacing=bool(data.get("pacing")),
+            draw_at=data.get("draw_at"),
+            prizes=[
+                Prize(
+                    position=position,
+                    label=p["label"],
+                    weight=p["weight"],
+                    stock=p.get("stock"),
+                    remaining=p.get("stock"),
+                    daily_cap=p.get("daily_cap"),
+                    offer_id=p.get("offer_id"),
+                    value=p.get("value") or 0,
+                )
+                for position, p in enumerate(prizes)
+            ],
+            earning_rules=[EarningRule(**rule) for rule in data.get("earning_rules") or []],
+        )
+        session.add(campaign)
+        session.flush()
+        record_audit(brand_id, CAMPAIGN_CREATED, "campaign", campaign.id, {"name": campaign.name})
+    return campaign
+
+
+def _check_campaign(brand_id: int, data: dict) -> None:
+    """The rules across fields the schema cannot state, and prize offers that are the brand's."""
     prizes = data["prizes"]
     if not prizes:
         raise invalid_field("prizes", "A campaign needs at least one prize.")
@@ -56,39 +98,10 @@ def create_campaign(brand_id: int, data: dict) -> Campaign:
         )
         if known != offer_ids:
             raise invalid_field("prizes", f"Unknown offers: {sorted(offer_ids - known)}.")
-    with write_transaction() as session:
-        campaign = Campaign(
-            brand_id=brand_id,
-            name=data["name"],
-            game=data["game"],
-            starts_at=starts_at,
-            ends_at=ends_at,
-            budget=data.get("budget"),
-            plays_per_member_per_day=data.get("plays_per_member_per_day"),
-            pacing=bool(data.get("pacing")),
-            draw_at=data.get("draw_at"),
-            prizes=[
-                Prize(
-                    position=position,
-                    label=p["label"],
-                    weight=p["weight"],
-                    stock=p.get("stock"),
-                    remaining=p.get("stock"),
-                    daily_cap=p.get("daily_cap"),
-                    offer_id=p.get("offer_id"),
-                    value=p.get("value") or 0,
-                )
-                for position, p in enumerate(prizes)
-            ],
-            earning_rules=[EarningRule(**rule) for rule in data.get("earning_rules") or []],
-        )
-        session.add(campaign)
-        session.flush()
-        record_audit(brand_id, "campaign.created", "campaign", campaign.id, {"name": campaign.name})
-    return campaign
 
 
 def get_campaign(brand_id: int, campaign_id: int) -> Campaign:
+    """The brand's campaign; 404 for another brand's or none."""
     campaign = db.session.execute(scoped(Campaign, brand_id).where(Campaign.id == campaign_id)).scalar()
     if campaign is None:
         raise NotFound("No such campaign.")
@@ -96,12 +109,13 @@ def get_campaign(brand_id: int, campaign_id: int) -> Campaign:
 
 
 def list_campaigns(brand_id: int) -> list[Campaign]:
+    """The brand's campaigns, newest first."""
     return list(db.session.execute(scoped(Campaign, brand_id).order_by(Campaign.id.desc())).scalars())
 
 
 def change_status(brand_id: int, campaign_id: int, action: str) -> Campaign:
     """activate / pause / end; the first activation draws the seed and publishes its hash."""
-    allowed_from, target = TRANSITIONS[action]
+    allowed_from, target, audit_action = TRANSITIONS[action]
     with write_transaction() as session:
         campaign = get_campaign(brand_id, campaign_id)
         values: dict = {"status": target}
@@ -119,13 +133,7 @@ def change_status(brand_id: int, campaign_id: int, action: str) -> Campaign:
         if "seed" in values and campaign.pacing:
             schedule_moments(campaign)
         session.refresh(campaign)
-        record_audit(
-            brand_id,
-            f"campaign.{action}d" if action != "end" else "campaign.ended",
-            "campaign",
-            campaign.id,
-            {"status": target.value},
-        )
+        record_audit(brand_id, audit_action, "campaign", campaign.id, {"status": target.value})
     return campaign
 
 

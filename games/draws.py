@@ -13,6 +13,7 @@ import hmac
 
 from sqlalchemy import select, update
 
+from games.events import DRAW_RUN
 from games.models import Campaign, Play
 from lixi import timeutil
 from lixi.audit import record_audit
@@ -24,6 +25,7 @@ from vouchers.service import insert_vouchers
 
 
 def entry_rank(seed: str, campaign_id: int, entry_id: int) -> str:
+    """The entry's place in the draw, as hex: lower wins first."""
     message = f"{campaign_id}:draw:{entry_id}".encode("ascii")
     return hmac.new(seed.encode("ascii"), message, hashlib.sha256).hexdigest()
 
@@ -77,7 +79,7 @@ def run_draw(campaign_id: int) -> list[tuple[Play, int]]:
             entry.proof = {**entry.proof, "rank": entry_rank(campaign.seed, campaign.id, entry.id)}
         record_audit(
             campaign.brand_id,
-            "draw.run",
+            DRAW_RUN,
             "campaign",
             campaign.id,
             {"entries": len(entries), "winners": len(winners)},
@@ -86,6 +88,7 @@ def run_draw(campaign_id: int) -> list[tuple[Play, int]]:
 
 
 def due_draws() -> list[int]:
+    """Ids of the scheduled campaigns whose draw time has come and that are not drawn yet."""
     now = timeutil.utcnow()
     return list(
         db.session.execute(

@@ -4,7 +4,8 @@ On activation the server draws a seed with `secrets` and shows only its SHA-256.
 roll is HMAC-SHA256(seed, "<campaign>:<play>"), so the outcome is fixed by the seed and the
 play's id, neither of which the player controls; the proof stores the candidates (prize ids
 and weights that had stock, cap and budget left) and any prize that ran out at the last moment.
-After the seed is revealed anyone can recompute every play.
+After the seed is revealed anyone can recompute every play; `check_campaign` does it for the
+public fairness page.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from games.draws import winning_entries
+from games.models import Campaign, CampaignStatus, Play
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import Brand
 
 
 def new_seed() -> tuple[str, str]:
@@ -22,6 +32,7 @@ def new_seed() -> tuple[str, str]:
 
 
 def commitment(seed: str) -> str:
+    """The SHA-256 of the seed, published on activation."""
     return hashlib.sha256(seed.encode("ascii")).hexdigest()
 
 
@@ -57,3 +68,50 @@ def verify(
     candidates = [(int(p), int(w)) for p, w in proof.get("candidates", [])]
     skipped = [int(p) for p in proof.get("skipped", [])]
     return pick(expected_roll, candidates, skipped) == prize_id
+
+
+@dataclass(frozen=True)
+class CampaignCheck:
+    """The public check of a campaign's draws: before the end only the commitment is shown."""
+
+    campaign: Campaign
+    brand: Brand
+    revealed: bool
+    checked: int = 0
+    failed: int = 0
+
+
+def check_campaign(campaign_id: int) -> CampaignCheck:
+    """Recompute every play of an ended campaign from its revealed seed; 404 before activation."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.seed_hash is None:
+        raise NotFound()
+    revealed = campaign.status == CampaignStatus.ENDED
+    checked = failed = 0
+    if revealed:
+        assert campaign.seed is not None
+        plays = list(db.session.execute(select(Play).where(Play.campaign_id == campaign.id)).scalars())
+        verdicts = (
+            _verify_draw(campaign, plays) if campaign.draw_at is not None else _verify_plays(campaign, plays)
+        )
+        checked = sum(verdicts)
+        failed = len(verdicts) - checked
+    brand = db.session.get(Brand, campaign.brand_id)
+    assert brand is not None
+    return CampaignCheck(campaign, brand, revealed, checked, failed)
+
+
+def _verify_plays(campaign: Campaign, plays: list[Play]) -> list[bool]:
+    """Instant plays: each one's roll and prize follow from the seed and its stored proof."""
+    assert campaign.seed is not None and campaign.seed_hash is not None
+    return [
+        verify(campaign.seed, campaign.seed_hash, campaign.id, play.id, play.proof, play.prize_id)
+        for play in plays
+    ]
+
+
+def _verify_draw(campaign: Campaign, entries: list[Play]) -> list[bool]:
+    """A scheduled draw: the whole ranking recomputed, and each entry's prize (or none) compared."""
+    assert campaign.seed is not None
+    expected = {entry.id: prize_id for entry, prize_id in winning_entries(campaign.seed, campaign, entries)}
+    return [expected.get(entry.id) == entry.prize_id for entry in entries]

@@ -10,7 +10,7 @@ from games.campaigns import get_campaign
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.members import get_member
-from lixi.models import Member
+from lixi.models import Brand, Member
 from lixi.signing import BadData, sign, unsign
 
 PURPOSE = "member-link"
@@ -18,9 +18,12 @@ PURPOSE = "member-link"
 
 @dataclass(frozen=True)
 class MemberLink:
+    """Whom a link opens the pages for: the member, their brand and the campaign it was made for."""
+
     brand_id: int
     member: Member
     campaign_id: int
+    brand: Brand
 
 
 def member_link_token(brand_id: int, member_external_id: str, campaign_id: int) -> str:
@@ -43,4 +46,6 @@ def open_member_link(token: str | None, campaign_id: int | None = None) -> Membe
     member = db.session.get(Member, member_id)
     if member is None or member.brand_id != brand_id:
         raise NotFound("This link is not valid (or has expired).")
-    return MemberLink(brand_id, member, linked_campaign)
+    brand = db.session.get(Brand, brand_id)
+    assert brand is not None  # the member is the brand's
+    return MemberLink(brand_id, member, linked_campaign, brand)

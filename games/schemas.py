@@ -174,6 +174,22 @@ class PlayOutSchema(Schema):
     proof = fields.Function(lambda r: r.play.proof)
 
 
+# The voucher as the customer pages show it: the voucher schema's fields, only those they use.
+WON_VOUCHER_FIELDS = ("code", "url", "qr_svg_url", "value", "kind", "expires_at")
+WALLET_VOUCHER_FIELDS = ("url", "status")
+
+
+class PagePlaySchema(Schema):
+    """A play as the game page shows it and its script reads it (POST /play/<id>, JSON or HTML)."""
+
+    play_id = fields.Function(lambda r: r.play.id)
+    position = fields.Function(lambda r: r.prize.position if r.prize else None)
+    label = fields.Function(lambda r: r.prize.label if r.prize else None)
+    won = fields.Function(lambda r: r.voucher is not None)
+    voucher = fields.Nested(VoucherOutSchema(only=WON_VOUCHER_FIELDS), allow_none=True)
+    plays_left = fields.Integer()
+
+
 class EventInSchema(Schema):
     member_external_id = Text(required=True, validate=validate.Length(min=1, max=100))
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))

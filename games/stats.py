@@ -7,7 +7,7 @@ from math import ceil
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, case, cast, func, select
+from sqlalchemy import Subquery, Text, case, cast, func, select
 
 from games.abuse import refusals
 from games.campaigns import get_campaign
@@ -19,21 +19,64 @@ from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 
 
 def campaign_stats(brand_id: int, campaign_id: int) -> dict:
+    """Live figures: plays, wins, each prize won and left, vouchers, budget spent and liability."""
     campaign = get_campaign(brand_id, campaign_id)
+    plays, wins = _plays_and_wins(campaign.id)
+    won_by_prize = _won_by_prize(campaign.id)
+    remaining = _stock_left(campaign.id)
+    issued, redeemed, liability = _vouchers_redeemed_and_liability(campaign.id)
+    return {
+        "id": campaign.id,
+        "status": campaign.status,
+        "plays": plays,
+        "wins": wins,
+        "prizes": [
+            {
+                "id": prize.id,
+                "label": prize.label,
+                "won": won_by_prize.get(prize.id, 0),
+                "stock": prize.stock,
+                "stock_left": remaining[prize.id],
+            }
+            for prize in campaign.prizes
+        ],
+        "vouchers_issued": issued,
+        "vouchers_redeemed": redeemed,
+        "budget": campaign.budget,
+        "budget_spent": _budget_spent(campaign.id),
+        "liability": liability,
+        "refused_for_abuse": refusals(campaign.id),
+    }
+
+
+def _plays_and_wins(campaign_id: int) -> tuple[int, int]:
+    """Plays made, and those that issued a voucher."""
     plays, wins = db.session.execute(
-        select(func.count(Play.id), func.count(Play.voucher_id)).where(Play.campaign_id == campaign.id)
+        select(func.count(Play.id), func.count(Play.voucher_id)).where(Play.campaign_id == campaign_id)
     ).one()
-    won_by_prize = dict(
+    return plays, wins
+
+
+def _won_by_prize(campaign_id: int) -> dict[int, int]:
+    """Plays per prize landed on (by prize id)."""
+    return dict(
         db.session.execute(
             select(Play.prize_id, func.count(Play.id))
-            .where(Play.campaign_id == campaign.id, Play.prize_id.is_not(None))
+            .where(Play.campaign_id == campaign_id, Play.prize_id.is_not(None))
             .group_by(Play.prize_id)
         ).all()
     )
-    remaining = dict(
-        db.session.execute(select(Prize.id, Prize.remaining).where(Prize.campaign_id == campaign.id)).all()
+
+
+def _stock_left(campaign_id: int) -> dict[int, int | None]:
+    """Each prize's stock left (None: unlimited), read from the database the plays update."""
+    return dict(
+        db.session.execute(select(Prize.id, Prize.remaining).where(Prize.campaign_id == campaign_id)).all()
     )
-    # Liability: what the campaign's unredeemed, unexpired vouchers could still cost.
+
+
+def _vouchers_redeemed_and_liability(campaign_id: int) -> tuple[int, int, int]:
+    """Vouchers issued, redeemed, and the liability: what the unredeemed, unexpired ones could still cost."""
     now = utcnow()
     open_value = case(
         (Offer.kind == OfferKind.GIFT_CARD, Voucher.balance),
@@ -59,32 +102,14 @@ def campaign_stats(brand_id: int, campaign_id: int) -> dict:
         )
         .join(Play, Play.voucher_id == Voucher.id)
         .join(Offer, Offer.id == Voucher.offer_id)
-        .where(Play.campaign_id == campaign.id)
+        .where(Play.campaign_id == campaign_id)
     ).one()
-    return {
-        "id": campaign.id,
-        "status": campaign.status,
-        "plays": plays,
-        "wins": wins,
-        "prizes": [
-            {
-                "id": prize.id,
-                "label": prize.label,
-                "won": won_by_prize.get(prize.id, 0),
-                "stock": prize.stock,
-                "stock_left": remaining[prize.id],
-            }
-            for prize in campaign.prizes
-        ],
-        "vouchers_issued": issued,
-        "vouchers_redeemed": redeemed,
-        "budget": campaign.budget,
-        "budget_spent": db.session.execute(
-            select(Campaign.budget_spent).where(Campaign.id == campaign.id)
-        ).scalar_one(),
-        "liability": int(liability),
-        "refused_for_abuse": refusals(campaign.id),
-    }
+    return issued, redeemed, int(liability)
+
+
+def _budget_spent(campaign_id: int) -> int:
+    """Read from the database, not the session's campaign: plays add to it by UPDATEs."""
+    return db.session.execute(select(Campaign.budget_spent).where(Campaign.id == campaign_id)).scalar_one()
 
 
 # --- Series, funnel and effectiveness for the dashboard ---------------------------------------
@@ -196,45 +221,83 @@ def campaign_effectiveness(brand_id: int, campaign_id: int, stats: dict | None =
 
     Revenue comes from `purchase` events' amounts; "before" is a window as long as the campaign
     so far, just before it. First-time participants had no event or play with the brand before.
+    `stats`: the campaign_stats the caller already has (the dashboard shows both).
     """
     campaign = get_campaign(brand_id, campaign_id)
     start, end = _window(campaign)
     before = start - (end - start)
     participants = select(Play.member_id).where(Play.campaign_id == campaign.id).distinct().subquery()
-    count = db.session.execute(select(func.count()).select_from(participants)).scalar_one()
+    count = _participant_count(participants)
+    repeat = _repeat_participants(brand_id, participants, start)
+    redeemed_value = _value_redeemed(campaign.id)
+    stats = stats or campaign_stats(brand_id, campaign_id)
+    during = _revenue(brand_id, participants, start, end)
+    previous = _revenue(brand_id, participants, before, start)
+    issued, redeemed = stats["vouchers_issued"], stats["vouchers_redeemed"]
+    return {
+        "participants": count,
+        "first_time": count - repeat,
+        "repeat": repeat,
+        "vouchers_issued": issued,
+        "vouchers_redeemed": redeemed,
+        "redemption_rate": round(redeemed / issued, 4) if issued else None,
+        "value_won": stats["budget_spent"],
+        "value_redeemed": redeemed_value,
+        "revenue_before": previous,
+        "revenue_during": during,
+        "net_uplift": during - previous - redeemed_value,
+        "window": {"before": before.isoformat(), "start": start.isoformat(), "end": end.isoformat()},
+        "top_members": _top_members(participants, count, start, end),
+    }
+
+
+def _participant_count(participants: Subquery) -> int:
+    """Members who played the campaign."""
+    return db.session.execute(select(func.count()).select_from(participants)).scalar_one()
+
+
+def _repeat_participants(brand_id: int, participants: Subquery, start: datetime) -> int:
+    """Participants who had an event or a play with the brand before the campaign started."""
     earlier_activity = (
         select(MemberEvent.member_id)
         .where(MemberEvent.brand_id == brand_id, MemberEvent.created_at < start)
         .union(select(Play.member_id).where(Play.brand_id == brand_id, Play.created_at < start))
         .subquery()
     )
-    repeat = db.session.execute(
+    return db.session.execute(
         select(func.count())
         .select_from(participants)
         .where(participants.c.member_id.in_(select(earlier_activity.c.member_id)))
     ).scalar_one()
 
-    def revenue(since: datetime, until: datetime) -> int:
-        total = db.session.execute(
-            select(func.coalesce(func.sum(MemberEvent.amount), 0)).where(
-                MemberEvent.brand_id == brand_id,
-                MemberEvent.type == "purchase",
-                MemberEvent.member_id.in_(select(participants.c.member_id)),
-                MemberEvent.created_at >= since,
-                MemberEvent.created_at < until,
-            )
-        ).scalar_one()
-        return int(total)
 
-    redeemed_value = int(
+def _revenue(brand_id: int, participants: Subquery, since: datetime, until: datetime) -> int:
+    """What the participants bought in [since, until): their purchase events' amounts."""
+    total = db.session.execute(
+        select(func.coalesce(func.sum(MemberEvent.amount), 0)).where(
+            MemberEvent.brand_id == brand_id,
+            MemberEvent.type == "purchase",
+            MemberEvent.member_id.in_(select(participants.c.member_id)),
+            MemberEvent.created_at >= since,
+            MemberEvent.created_at < until,
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _value_redeemed(campaign_id: int) -> int:
+    """What the campaign's vouchers took off bills (voided redemptions do not count)."""
+    return int(
         db.session.execute(
             select(func.coalesce(func.sum(Redemption.amount), 0))
             .join(Play, Play.voucher_id == Redemption.voucher_id)
-            .where(Play.campaign_id == campaign.id, Redemption.voided_at.is_(None))
+            .where(Play.campaign_id == campaign_id, Redemption.voided_at.is_(None))
         ).scalar_one()
     )
-    stats = stats or campaign_stats(brand_id, campaign_id)
-    during, previous = revenue(start, end), revenue(before, start)
+
+
+def _top_members(participants: Subquery, count: int, start: datetime, end: datetime) -> list[dict]:
+    """The top TOP_SHARE of participants by what they bought during the campaign (TOP_ROWS_MAX at most)."""
     spend = func.coalesce(func.sum(MemberEvent.amount), 0).label("spend")
     ranked = db.session.execute(
         select(Member.external_id, Member.name, spend)
@@ -251,23 +314,6 @@ def campaign_effectiveness(brand_id: int, campaign_id: int, stats: dict | None =
         .order_by(spend.desc(), Member.external_id)
         .limit(min(TOP_ROWS_MAX, max(1, ceil(count * TOP_SHARE))) if count else 0)
     ).all()
-    return {
-        "participants": count,
-        "first_time": count - repeat,
-        "repeat": repeat,
-        "vouchers_issued": stats["vouchers_issued"],
-        "vouchers_redeemed": stats["vouchers_redeemed"],
-        "redemption_rate": round(stats["vouchers_redeemed"] / stats["vouchers_issued"], 4)
-        if stats["vouchers_issued"]
-        else None,
-        "value_won": stats["budget_spent"],
-        "value_redeemed": redeemed_value,
-        "revenue_before": previous,
-        "revenue_during": during,
-        "net_uplift": during - previous - redeemed_value,
-        "window": {"before": before.isoformat(), "start": start.isoformat(), "end": end.isoformat()},
-        "top_members": [
-            {"external_id": external_id, "name": name, "spend": int(total)}
-            for external_id, name, total in ranked
-        ],
-    }
+    return [
+        {"external_id": external_id, "name": name, "spend": int(total)} for external_id, name, total in ranked
+    ]

@@ -5,28 +5,26 @@ from __future__ import annotations
 import math
 import secrets
 
-from flask import Blueprint, Response, abort, g, jsonify, make_response, render_template, request
+from flask import Blueprint, Response, g, jsonify, make_response, render_template, request
 from flask_babel import refresh
-from sqlalchemy import select
 
 from games import abuse, plays
 from games.campaigns import get_campaign
-from games.draws import winning_entries
-from games.fairness import verify
+from games.fairness import check_campaign
 from games.links import open_member_link
-from games.models import Campaign, CampaignStatus, Play
+from games.models import Campaign
+from games.schemas import WALLET_VOUCHER_FIELDS, PagePlaySchema
+from games.wallet import member_vouchers
 from lixi.errors import DomainError
-from lixi.extensions import db
-from lixi.models import Brand
 from lixi.ratelimit import DEVICE_COOKIE
 from lixi.security import cookies_secure
-from lixi.timeutil import utcnow
-from vouchers.models import Voucher
-from vouchers.schemas import voucher_url
-from vouchers.service import voucher_token
+from vouchers.schemas import VoucherOutSchema
 
 bp = Blueprint("games_pages", __name__)
 bp.before_request(refresh)
+
+_PLAY = PagePlaySchema()
+_WALLET_VOUCHER = VoucherOutSchema(only=WALLET_VOUCHER_FIELDS)
 
 
 def _wants_json() -> bool:
@@ -99,20 +97,6 @@ def wheel_slices(prizes: list[dict]) -> list[dict]:
     return slices
 
 
-def _voucher_view(voucher: Voucher | None) -> dict | None:
-    if voucher is None:
-        return None
-    token = voucher_token(voucher.code)
-    return {
-        "code": voucher.code,
-        "url": voucher_url(token),
-        "qr_svg_url": voucher_url(token, "/qr.svg"),
-        "value": voucher.offer.value,
-        "kind": voucher.offer.kind,
-        "expires_at": voucher.expires_at.isoformat() if voucher.expires_at else None,
-    }
-
-
 @bp.route("/play/<int:campaign_id>", methods=["GET", "POST"])
 @abuse.per_ip
 @abuse.per_member
@@ -123,41 +107,38 @@ def play_page(campaign_id: int) -> Response | str:
     link = open_member_link(token, campaign_id)
     g.actor = f"member:{link.member.id}"  # the audit trail names who played, as the API names its key
     campaign = get_campaign(link.brand_id, campaign_id)
-    brand = db.session.get(Brand, link.brand_id)
     result = error = None
     if request.method == "POST":
         try:
-            outcome = plays.play(link.brand_id, campaign_id, link.member.external_id)
+            result = _PLAY.dump(plays.play(link.brand_id, campaign_id, link.member.external_id))
         except DomainError as refusal:
             if _wants_json():
                 return jsonify({"error": {"code": refusal.code, "message": refusal.message}}), refusal.status
             error = refusal
         else:
-            result = {
-                "play_id": outcome.play.id,
-                "position": outcome.prize.position if outcome.prize else None,
-                "label": outcome.prize.label if outcome.prize else None,
-                "won": outcome.voucher is not None,
-                "voucher": _voucher_view(outcome.voucher),
-                "plays_left": outcome.plays_left,
-            }
             if _wants_json():
                 return jsonify(result)
-    left = result["plays_left"] if result else plays.plays_left(campaign.id, link.member.id)
+    odds = _odds(campaign)
     page = make_response(
         render_template(
             "games/play.html",
             campaign=campaign,
-            brand=brand,
+            brand=link.brand,
             member=link.member,
             token=token,
-            prizes=_odds(campaign),
-            slices=wheel_slices(_odds(campaign)),
-            plays_left=left,
+            prizes=odds,
+            slices=wheel_slices(odds),
+            plays_left=result["plays_left"] if result else plays.plays_left(campaign.id, link.member.id),
             result=result,
             error=error,
         )
     )
+    _give_a_device_cookie(page)
+    return page
+
+
+def _give_a_device_cookie(page: Response) -> None:
+    """A random id for the browser, so the per-device play limit can tell browsers apart."""
     if DEVICE_COOKIE not in request.cookies:
         page.set_cookie(
             DEVICE_COOKIE,
@@ -167,26 +148,20 @@ def play_page(campaign_id: int) -> Response | str:
             httponly=True,
             secure=cookies_secure(),
         )
-    return page
 
 
 @bp.get("/wallet")
 def wallet_page() -> str:
     """The member's vouchers, newest first."""
-    link = open_member_link(request.args.get("t"))
-    vouchers = db.session.execute(
-        select(Voucher)
-        .where(Voucher.brand_id == link.brand_id, Voucher.member_id == link.member.id)
-        .order_by(Voucher.id.desc())
-        .limit(200)
-    ).scalars()
-    brand = db.session.get(Brand, link.brand_id)
+    token = request.args.get("t")
+    link = open_member_link(token)
+    vouchers = member_vouchers(link.brand_id, link.member.id)
     return render_template(
         "games/wallet.html",
-        brand=brand,
+        brand=link.brand,
         member=link.member,
-        vouchers=[(v, v.status_at(utcnow()), _voucher_view(v)) for v in vouchers],
-        token=request.args.get("t"),
+        vouchers=[(voucher, _WALLET_VOUCHER.dump(voucher)) for voucher in vouchers],
+        token=token,
         campaign_id=link.campaign_id,
     )
 
@@ -194,43 +169,12 @@ def wallet_page() -> str:
 @bp.get("/fairness/<int:campaign_id>")
 def fairness_page(campaign_id: int) -> str:
     """Public check of a campaign's draws: the committed hash, and after the end every play recomputed."""
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.seed_hash is None:
-        abort(404)
-    checked = failed = 0
-    revealed = campaign.status == CampaignStatus.ENDED
-    if revealed:
-        assert campaign.seed is not None
-        all_plays = list(db.session.execute(select(Play).where(Play.campaign_id == campaign.id)).scalars())
-        if campaign.draw_at is not None:
-            # A scheduled draw: recompute the whole ranking and compare the winners.
-            expected = {
-                entry.id: prize_id for entry, prize_id in winning_entries(campaign.seed, campaign, all_plays)
-            }
-            for the_play in all_plays:
-                if expected.get(the_play.id) == the_play.prize_id:
-                    checked += 1
-                else:
-                    failed += 1
-        else:
-            for the_play in all_plays:
-                if verify(
-                    campaign.seed,
-                    campaign.seed_hash,
-                    campaign.id,
-                    the_play.id,
-                    the_play.proof,
-                    the_play.prize_id,
-                ):
-                    checked += 1
-                else:
-                    failed += 1
-    brand = db.session.get(Brand, campaign.brand_id)
+    check = check_campaign(campaign_id)
     return render_template(
         "games/fairness.html",
-        campaign=campaign,
-        brand=brand,
-        revealed=revealed,
-        checked=checked,
-        failed=failed,
+        campaign=check.campaign,
+        brand=check.brand,
+        revealed=check.revealed,
+        checked=check.checked,
+        failed=check.failed,
     )
