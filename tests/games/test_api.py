@@ -88,6 +88,27 @@ def test_activation_commits_to_a_seed_and_statuses_move_in_order(app, api, make_
     assert api.post(f"{path}/activate", {}).status_code == 409
 
 
+def test_each_status_change_is_audited_by_its_name_and_a_refused_one_is_not(api, make_campaign):
+    from lixi.models import AuditEvent
+
+    campaign = make_campaign(activate=False)
+    path = f"/campaigns/{campaign['id']}"
+    for action in ("activate", "pause", "activate", "end", "pause"):
+        api.post(f"{path}/{action}", {})
+    actions = db.session.execute(
+        select(AuditEvent.action)
+        .where(AuditEvent.subject_type == "campaign", AuditEvent.subject_id == str(campaign["id"]))
+        .order_by(AuditEvent.id)
+    ).scalars()
+    assert list(actions) == [
+        "campaign.created",
+        "campaign.activated",
+        "campaign.paused",
+        "campaign.activated",
+        "campaign.ended",
+    ]
+
+
 def test_play_needs_plays_and_a_running_campaign(api, member, make_campaign):
     draft = make_campaign(activate=False)
     response = api.post(f"/campaigns/{draft['id']}/plays", {"member_external_id": "m-1"})

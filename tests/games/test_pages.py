@@ -97,6 +97,16 @@ def test_wallet_lists_the_members_vouchers(client, api, linked):
     assert "Giảm 20k" in html and "Sẵn sàng sử dụng" in html
 
 
+def test_the_wallet_lists_no_other_members_vouchers(client, api, linked, make_offer, issue):
+    campaign, link = linked
+    api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-9"})
+    api.post("/members", {"external_id": "m-8", "name": "Dung"})
+    issue(make_offer(name="Someone else's gift")["id"], member_external_id="m-8")
+    wallet = urlsplit(link["wallet_url"])
+    html = client.get(f"{wallet.path}?{wallet.query}").get_data(as_text=True)
+    assert html.count('data-status="issued"') == 1 and "Someone else's gift" not in html
+
+
 def test_fairness_page_reveals_and_checks_after_the_end(app, client, api, linked):
     campaign, _ = linked
     for _ in range(2):
@@ -109,6 +119,31 @@ def test_fairness_page_reveals_and_checks_after_the_end(app, client, api, linked
         as_text=True
     )
     assert stored.seed in after and "2 plays recomputed from the seed and match; 0 do not." in after
+
+
+def test_the_fairness_check_counts_a_play_the_seed_does_not_give(client, api, linked):
+    from games.fairness import check_campaign
+    from games.models import Play
+
+    campaign, _ = linked
+    for _ in range(2):
+        api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-9"})
+    api.post(f"/campaigns/{campaign['id']}/end", {})
+    tampered = db.session.execute(select(Play).where(Play.campaign_id == campaign["id"])).scalars().first()
+    tampered.prize_id = None  # the seed gave it the 20k: a stored "nothing" does not follow
+    db.session.commit()
+    check = check_campaign(campaign["id"])
+    assert (check.revealed, check.checked, check.failed) == (True, 1, 1)
+    page = client.get(f"/fairness/{campaign['id']}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "1 plays recomputed from the seed and match; 1 do not." in page
+
+
+def test_a_campaign_never_activated_has_no_fairness_page(client, api):
+    draft = api.post(
+        "/campaigns", {"name": "Draft", "game": "spin_wheel", "prizes": [{"label": "Nothing", "weight": 1}]}
+    ).get_json()
+    assert client.get(f"/fairness/{draft['id']}").status_code == 404
+    assert client.get(f"/fairness/{draft['id'] + 1}").status_code == 404
 
 
 def _play_once(client, link) -> None:
