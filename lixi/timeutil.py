@@ -1,13 +1,24 @@
-"""Instants and local days: the clock (patchable in tests) and the brand-time-zone rules."""
+"""Instants and local days: the one clock every module reads, and the brand-time-zone rules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
-def utcnow() -> datetime:
+def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+# Modules import utcnow by name (column defaults too), so the tests' fake clock replaces this
+# callable rather than utcnow itself: every `from lixi.timeutil import utcnow` then follows it.
+_clock: Callable[[], datetime] = system_clock
+
+
+def utcnow() -> datetime:
+    """Now, aware and in UTC, from the current clock (the system's, or a test's fake one)."""
+    return _clock()
 
 
 def end_of_local_day(day: date, tz_name: str) -> datetime:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real Redis (flushed per test), a migrated database, the app, and factories."""
+"""Shared fixtures: a real Redis flushed per test, a migrated database, the app, one fake clock, factories."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from harness.localredis import RedisServer
+from lixi import timeutil
 from lixi.app import create_app
 from lixi.auth import forget_cached_keys
 from lixi.config import ROOT, TestConfig
@@ -127,6 +129,26 @@ def app(migrated: str, redis_url: str) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@dataclass
+class FakeClock:
+    """What every module's "now" answers while a test holds the `clock` fixture: set `now` or advance()."""
+
+    now: datetime
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The one fake clock: lixi.timeutil.utcnow reads it, so modules that import utcnow by name and
+    the models' column defaults follow it too; the real clock is back after the test."""
+    fake = FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
+    monkeypatch.setattr(timeutil, "_clock", lambda: fake.now)
+    return fake
 
 
 @dataclass

@@ -1,10 +1,7 @@
 """Game tests play many times in a row: the per-member and per-device limits are raised unless a test asks."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from lixi import timeutil
 from tests.conftest import fresh_app
 
 HIGH = "100000 per minute"
@@ -16,14 +13,3 @@ def app(migrated, redis_url, request):
     overrides.update(getattr(request, "param", {}))
     with fresh_app(migrated, redis_url, **overrides) as app:
         yield app
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A fake clock for the services (lixi.timeutil.utcnow): set `clock.now` to move time."""
-
-    class Clock:
-        now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    monkeypatch.setattr(timeutil, "utcnow", lambda: Clock.now)
-    return Clock
