@@ -8,11 +8,10 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 
 from dashboard.access import admin_blueprint, current_brand, form_page
-from lixi import webhooks
 from lixi.auth import issue_api_key, list_api_keys, revoke_api_key
 from lixi.errors import InvalidRequest
-from lixi.outbox import TOPICS
 from lixi.schemas import parse_id
+from webhooks import endpoints as webhooks
 
 bp = admin_blueprint("dashboard_settings", __name__)
 
@@ -45,7 +44,7 @@ def webhooks_page() -> Any:
     errors: dict[str, list[str]] = {}
     created = None
     if request.method == "POST":
-        topics = [t for t in request.form.getlist("topics") if t in TOPICS]
+        topics = [t for t in request.form.getlist("topics") if t in webhooks.topics_offered()]
         try:
             created = webhooks.create_endpoint(brand.id, (request.form.get("url") or "").strip(), topics)
         except InvalidRequest as error:
@@ -56,7 +55,7 @@ def webhooks_page() -> Any:
         brand=brand,
         endpoints=webhooks.list_endpoints(brand.id),
         deliveries=webhooks.list_deliveries(brand.id, parse_id(request.args.get("endpoint"))),
-        topics=TOPICS,
+        topics=webhooks.topics_offered(),
         created=created,
     )
 

@@ -9,8 +9,8 @@ from flask import request
 from flask_limiter import RequestLimit
 from redis.exceptions import RedisError
 
-from lixi.extensions import redis_client
 from lixi.ratelimit import client_ip, device_identity, member_identity, shared_limit_from
+from lixi.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from lixi.audit import record_audit, stamp_once
 from lixi.database import write_transaction
-from lixi.errors import ErrorCode, NotFound, Unauthorized, json_error
+from lixi.errors import ErrorCode, NotFound, Unauthorized, json_error, wants_json
 from lixi.extensions import db, login_manager
 from lixi.forms import LoginForm
 from lixi.keycache import known_keys, listener
 from lixi.models import ApiKey, StaffUser
+from lixi.plugins import plugged
 from lixi.ratelimit import client_ip, shared_limit_from
 from lixi.staff import authenticate, load_staff, log_out, normalize_email, normalize_slug
 
@@ -155,14 +156,12 @@ login_per_ip = shared_limit_from(
     "RATE_LIMIT_LOGIN_PER_IP", "login-ip", client_ip, deduct_when=_failed_login, methods=["POST"]
 )
 
-# Where each area's log-in page is (the dashboard adds its own).
-LOGIN_PAGES = {"/merchant": "merchant.login", "/dashboard": "dashboard_auth.login"}
-
 
 def _ask_to_log_in() -> Response:
-    if request.path.startswith("/merchant/api/"):
+    """A staff page's script gets a JSON 401; a page goes to its area's log-in (add_login_page)."""
+    if wants_json():
         return json_error(ErrorCode.UNAUTHORIZED, 401, "Your session has ended; log in again.")
-    for prefix, endpoint in LOGIN_PAGES.items():
+    for prefix, endpoint in plugged().login_pages.items():
         if request.path.startswith(prefix):
             return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
     return json_error(ErrorCode.UNAUTHORIZED, 401, "Log in first.")

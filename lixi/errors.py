@@ -15,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from lixi.plugins import plugged
+
 log = logging.getLogger(__name__)
 
 
@@ -105,12 +107,10 @@ def json_error(
     return response
 
 
-# Paths whose errors are JSON: the API, and the merchant page's calls from its script.
-JSON_PATHS = ("/api/", "/merchant/api/")
-
-
-def _wants_json() -> bool:
-    return request.path.startswith(JSON_PATHS) or request.path == "/openapi.json"
+def wants_json() -> bool:
+    """Errors are JSON on the paths the kernel and the domains named (lixi.plugins.add_json_paths):
+    the API, and the calls a page's script makes."""
+    return request.path.startswith(tuple(plugged().json_paths)) or request.path == "/openapi.json"
 
 
 def _retry_after(error: HTTPException) -> dict[str, str]:
@@ -143,7 +143,7 @@ def http_error_response(error: HTTPException) -> Response:
         headers.update(_retry_after(error))
     elif status in (400, 404, 405, 413, 415) and error.description and status != 404:
         message = error.description
-    if not _wants_json():
+    if not wants_json():
         return _html_error(status, message, headers)
     return json_error(code, status, message, details, headers)
 
@@ -166,7 +166,7 @@ def _html_error(status: int, message: str, headers: dict[str, str] | None = None
 
 def _domain_error(error: DomainError) -> Response:
     headers = {"Retry-After": "5"} if error.status == 503 else None
-    if not _wants_json():
+    if not wants_json():
         return _html_error(error.status, error.message, headers)
     return json_error(error.code, error.status, error.message, error.details, headers)
 
@@ -178,7 +178,7 @@ def _unavailable(error: Exception) -> Response:
 
 def _internal(error: Exception) -> Response:
     log.exception("unhandled error", exc_info=error)
-    if not _wants_json():
+    if not wants_json():
         return _html_error(500, "Something went wrong on our side.")
     return json_error(ErrorCode.INTERNAL, 500, "Something went wrong on our side.")
 
@@ -186,7 +186,7 @@ def _internal(error: Exception) -> Response:
 def _csrf_failed(error: CSRFError) -> Response:
     # Also what an expired staff session looks like to the page's script: it reloads to log in.
     message = "This form has expired or did not come from our page; reload and try again."
-    if not _wants_json():
+    if not wants_json():
         return _html_error(400, message)
     return json_error(ErrorCode.CSRF_FAILED, 400, message)
 

@@ -1,7 +1,7 @@
 """Background jobs on RQ (Redis): the queue the domains enqueue to, and the worker command.
 
 `flask --app wsgi worker` runs an RQ worker whose jobs execute inside an app context, so a
-job is a plain service function (`vouchers.bulk.run_bulk_issue`, `lixi.webhooks.deliver`…).
+job is a plain service function (`vouchers.bulk.run_bulk_issue`, `webhooks.delivery.deliver`…).
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, object_session
 
-from lixi.extensions import redis_client
 from lixi.models import ApiKey
+from lixi.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 

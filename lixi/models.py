@@ -25,8 +25,11 @@ from sqlalchemy.sql import Select
 
 from lixi.database import UTCDateTime
 from lixi.extensions import db
-from lixi.schemas import MAX_ID  # noqa: F401 - re-exported beside the id columns it bounds
 from lixi.timeutil import utcnow
+
+# Primary keys are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist, and a request
+# naming one is refused before it reaches the database (where it would overflow).
+MAX_ID = 2**31 - 1
 
 
 def scoped(model: Any, brand_id: int) -> Select:
@@ -153,7 +156,7 @@ class AuditEvent(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """An event to deliver after commit (webhooks), written in the transaction of the change it reports."""
+    """An event to hand on after commit (to webhooks), written in the transaction of the change it reports."""
 
     __tablename__ = "outbox_messages"
 
@@ -165,45 +168,6 @@ class OutboxMessage(db.Model):
     # Set once a delivery row exists for every endpoint that wants the topic (fan-out done).
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class WebhookEndpoint(db.Model):
-    """A brand's URL that receives its events, each POST signed with HMAC-SHA256 of `secret`."""
-
-    __tablename__ = "webhook_endpoints"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
-    url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(100))
-    topics: Mapped[list] = mapped_column(JSON, default=list)  # empty: every topic
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class WebhookDelivery(db.Model):
-    """One message to one endpoint: attempted until it succeeds or runs out of retries."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (
-        UniqueConstraint("endpoint_id", "message_id"),
-        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
-    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id"))
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_status_code: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    endpoint: Mapped[WebhookEndpoint] = relationship()
-    message: Mapped[OutboxMessage] = relationship()
 
 
 class IdempotencyRecord(db.Model):

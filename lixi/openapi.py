@@ -1,4 +1,5 @@
-"""What the served OpenAPI document says beyond the routes and schemas: its info, shared parameters."""
+"""The API's OpenAPI side: flask-smorest's Api (our error body), and what the served document says
+beyond the routes and schemas: its info, shared parameters."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from typing import Any
 
 from apispec import BasePlugin
 from flask import Flask
+from flask_smorest import Api
+
+from lixi.errors import http_error_response
+from lixi.schemas import ErrorSchema
 
 # Passed to flask-smorest's APISpec (merged into the document's top level).
 SPEC_OPTIONS: dict[str, Any] = {
@@ -82,3 +87,15 @@ def spec_options() -> dict[str, Any]:
 def document_api(api: Any, app: Flask) -> None:
     """After api.init_app: what the document needs from this app's config."""
     api.ma_plugin.converter.add_attribute_function(_configured_min_length(app))
+
+
+class LixiApi(Api):
+    """flask-smorest's Api with its error body replaced by the shape of API.md."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):  # type: ignore[override]
+        return http_error_response(error)
+
+
+api = LixiApi()

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Response, current_app, request
 
+from lixi.extensions import limiter
+
 
 def client_ip() -> str:
     # ProxyFix (TRUSTED_PROXIES) has already put the real client address here.
@@ -57,6 +59,4 @@ def shared_limit_from(setting: str, scope: str, key_func: Callable[[], str], **o
 
     `options` go to Flask-Limiter (`deduct_when` to count only failures, `methods`, `on_breach`).
     """
-    from lixi.extensions import limiter  # here: lixi.extensions imports this module for client_ip
-
     return limiter.shared_limit(configured_limit(setting), scope=scope, key_func=key_func, **options)

@@ -7,9 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-# Primary keys are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist. (Here rather
-# than in models.py, which imports this module through the extensions.)
-MAX_ID = 2**31 - 1
+from lixi.models import MAX_ID
 
 
 def parse_id(text: str | None) -> int | None:

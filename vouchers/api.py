@@ -7,8 +7,9 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from lixi.blueprints import SECURITY, api_blueprint
-from lixi.extensions import api, limiter
+from lixi.extensions import limiter
 from lixi.idempotency import idempotent
+from lixi.openapi import api
 from lixi.ratelimit import (
     api_key_identity,
     client_ip,

@@ -11,7 +11,7 @@ from flask import current_app
 from qrcode.constants import ERROR_CORRECT_M
 from redis.exceptions import RedisError
 
-from lixi.extensions import redis_client
+from lixi.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 

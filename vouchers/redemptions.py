@@ -7,10 +7,10 @@ and PostgreSQL alike, across processes, without locks in Python.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, insert, or_, update
+from sqlalchemy import Update, and_, bindparam, case, insert, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lixi.audit import current_actor, record_audit
@@ -22,7 +22,7 @@ from lixi.outbox import publish
 from lixi.timeutil import utcnow
 from vouchers import events
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
-from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
+from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 from vouchers.rules import Check, amount_off, check_usable, discount_for, lost_race
 from vouchers.service import lookup_voucher
 
@@ -87,15 +87,7 @@ def redeem_voucher(
     if offer.min_bill and bill_amount is None:
         raise invalid_field("bill_amount", "This voucher has a minimum bill: send bill_amount.")
     now = utcnow()
-    if offer.kind == OfferKind.GIFT_CARD:
-        if amount is None:
-            raise invalid_field("amount", "Gift cards need the amount to take from the balance.")
-        taken, redeem = amount, _TAKE_FROM_BALANCE
-    else:
-        discount = discount_for(offer, bill_amount)
-        if discount is None:
-            raise invalid_field("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
-        taken, redeem = discount, _USE_ONCE
+    taken, redeem = _what_to_take(offer, amount, bill_amount)
     params = {"voucher_id": voucher.id, "at": now, "take": taken}
 
     with write_transaction() as session:
@@ -116,26 +108,43 @@ def redeem_voucher(
             "created_at": now,
         }
         redemption = session.scalars(_INSERT_REDEMPTION, [row]).one()
-        record_audit(
-            brand_id,
-            events.VOUCHER_REDEEMED,
-            "voucher",
-            voucher.code,
-            {"redemption_id": redemption.id, "merchant_id": merchant_id, "amount": taken},
-        )
-        publish(
-            brand_id,
-            events.TOPIC_VOUCHER_REDEEMED,
-            {
-                "code": voucher.code,
-                "redemption_id": redemption.id,
-                "merchant_id": merchant_id,
-                "amount": taken,
-                "balance": voucher.balance,
-                "redeemed_at": now.isoformat(),
-            },
-        )
+        _record_redemption(brand_id, voucher, redemption, now)
     return redemption
+
+
+def _what_to_take(offer: Offer, amount: int | None, bill_amount: int | None) -> tuple[int, Update]:
+    """What redeeming takes, and the UPDATE that takes it: part of a gift card's balance, or the voucher."""
+    if offer.kind == OfferKind.GIFT_CARD:
+        if amount is None:
+            raise invalid_field("amount", "Gift cards need the amount to take from the balance.")
+        return amount, _TAKE_FROM_BALANCE
+    discount = discount_for(offer, bill_amount)
+    if discount is None:
+        raise invalid_field("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
+    return discount, _USE_ONCE
+
+
+def _record_redemption(brand_id: int, voucher: Voucher, redemption: Redemption, now: datetime) -> None:
+    """The audit row and the outbox event of a redemption, in its transaction."""
+    record_audit(
+        brand_id,
+        events.VOUCHER_REDEEMED,
+        "voucher",
+        voucher.code,
+        {"redemption_id": redemption.id, "merchant_id": redemption.merchant_id, "amount": redemption.amount},
+    )
+    publish(
+        brand_id,
+        events.TOPIC_VOUCHER_REDEEMED,
+        {
+            "code": voucher.code,
+            "redemption_id": redemption.id,
+            "merchant_id": redemption.merchant_id,
+            "amount": redemption.amount,
+            "balance": voucher.balance,
+            "redeemed_at": now.isoformat(),
+        },
+    )
 
 
 def get_redemption(brand_id: int, redemption_id: int) -> Redemption:

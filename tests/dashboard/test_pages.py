@@ -56,7 +56,7 @@ def two_brands(app, make_brand):
     campaign = api(b, "/campaigns", {"name": "B campaign", "game": "spin_wheel", "prizes": prizes})
     cashier = api(b, "/staff", {"email": "cashier@b.vn", "password": PASSWORD, "merchant_ids": [store["id"]]})
     from lixi.auth import list_api_keys
-    from lixi.webhooks import create_endpoint
+    from webhooks.endpoints import create_endpoint
     from vouchers.bulk import start_bulk_issue
 
     app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True
@@ -328,7 +328,7 @@ def test_odd_query_and_form_values_are_refused_not_crashed(app, brand):
     client = logged_in(app, ADMIN)
     token = token_of(client)
     huge = "9" * 30
-    from lixi.webhooks import create_endpoint
+    from webhooks.endpoints import create_endpoint
 
     app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True  # no DNS here: a local address
     endpoint = create_endpoint(brand.id, "http://127.0.0.1:9/hook", [])

@@ -5,10 +5,10 @@ import stat
 
 from sqlalchemy import func, select, update
 
+from games.demo import DEMO_PLAYS
 from games.models import Campaign, Prize
 from games.plays import plays_left
 from lixi.auth import forget_cached_keys, issue_api_key
-from lixi.cli import DEMO_PLAYS
 from lixi.database import write_transaction
 from lixi.extensions import db
 from lixi.models import ApiKey, AuditEvent, Brand, Member

@@ -15,20 +15,19 @@ from lixi import jobs
 from lixi.audit import list_audit_events
 from lixi.errors import InvalidRequest, NotFound
 from lixi.extensions import db
-from lixi.models import OutboxMessage, WebhookDelivery
-from lixi.webhooks import (
+from lixi.models import OutboxMessage
+from tests.conftest import fresh_app
+from webhooks.client import signature_header, verify_signature
+from webhooks.delivery import deliver, dispatch_message
+from webhooks.endpoints import (
     create_endpoint,
-    deliver,
     disable_endpoint,
-    dispatch_message,
     get_endpoint,
     list_deliveries,
     list_endpoints,
-    signature_header,
-    sweep,
-    verify_signature,
 )
-from tests.conftest import fresh_app
+from webhooks.models import WebhookDelivery
+from webhooks.sweep import sweep
 
 
 class Receiver:
@@ -256,7 +255,7 @@ def test_a_delivery_being_sent_is_not_sent_again_at_the_same_time(app, api, bran
     dispatch_message(message_id)
     [delivery] = deliveries(endpoint.id)
 
-    from lixi.webhooks import _claim
+    from webhooks.delivery import _claim
 
     assert _claim(delivery.id, 0, 5.0)  # a first worker takes it and is still sending…
     deliver(delivery.id)  # …a second one (a sweep's duplicate job) backs off

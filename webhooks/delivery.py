@@ -1,166 +1,36 @@
-"""Webhooks: brands' endpoints, and delivering outbox events to them (signed, retried, logged)."""
+"""Webhook deliveries: fanning an outbox message out to the endpoints that want it, and sending each
+one (signed, retried with backoff, logged)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import or_, select, update
 
-from lixi.audit import record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
-from lixi.errors import NotFound, invalid_field
 from lixi.extensions import db
 from lixi.jobs import enqueue, queue
-from lixi.models import OutboxMessage, WebhookDelivery, WebhookEndpoint, scoped
-from lixi.outbox import TOPICS, forget_subscriptions
+from lixi.models import OutboxMessage
 from lixi.timeutil import utcnow
-from lixi.webhook_http import (
-    PrivateAddressRefused,
-    is_public_address,
-    post_once,
-    refuse_private_host,
-    signature_header,
-    verify_signature,
-)
-
-__all__ = ["PrivateAddressRefused", "is_public_address", "verify_signature"]  # for receivers and tests
+from webhooks.client import post_once, signature_header
+from webhooks.models import DELIVERED, FAILED, PENDING, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-MAX_URL_LENGTH = 2000
 MAX_BACKOFF_SECONDS = 3600
-MAX_DELIVERIES_LISTED = 500
-SWEEP_BATCH = 500
 ERROR_LENGTH = 500  # webhook_deliveries.last_error is a String(500)
 USER_AGENT = "Lixi-Webhooks/1"
 
 _DELIVERIES = WebhookDelivery.__table__
-_ENDPOINTS = WebhookEndpoint.__table__
 _MESSAGES = OutboxMessage.__table__
 
 
-# --- Endpoints ---------------------------------------------------------------------------------
-
-
-def create_endpoint(brand_id: int, url: str, topics: list[str]) -> WebhookEndpoint:
-    """Register a URL for the brand's events (`topics` empty: every topic); its secret signs each POST."""
-    url = _valid_url(url)  # resolves the host: before the transaction, so no lock waits on DNS
-    topics = _valid_topics(topics)
-    with write_transaction() as session:
-        endpoint = WebhookEndpoint(
-            brand_id=brand_id,
-            url=url,
-            secret="whsec_" + secrets.token_urlsafe(32),
-            topics=topics,
-            created_at=utcnow(),
-        )
-        session.add(endpoint)
-        session.flush()
-        record_audit(
-            brand_id, "webhook.created", "webhook_endpoint", endpoint.id, {"url": url, "topics": topics}
-        )
-    forget_subscriptions(brand_id)
-    return endpoint
-
-
-def list_endpoints(brand_id: int) -> list[WebhookEndpoint]:
-    """The brand's endpoints, disabled ones included (the dashboard shows them greyed out)."""
-    query = scoped(WebhookEndpoint, brand_id).order_by(WebhookEndpoint.id)
-    return list(db.session.execute(query).scalars())
-
-
-def get_endpoint(brand_id: int, endpoint_id: int) -> WebhookEndpoint:
-    """One of the brand's endpoints; another brand's is NotFound, like one that does not exist."""
-    endpoint = db.session.execute(
-        scoped(WebhookEndpoint, brand_id).where(WebhookEndpoint.id == endpoint_id)
-    ).scalar()
-    if endpoint is None:
-        raise NotFound("No such webhook endpoint.")
-    return endpoint
-
-
-def disable_endpoint(brand_id: int, endpoint_id: int) -> WebhookEndpoint:
-    """Stop sending to the endpoint for good; what it still had pending is marked failed."""
-    endpoint = get_endpoint(brand_id, endpoint_id)
-    with write_transaction() as session:
-        now = utcnow()
-        disabled = session.execute(
-            update(_ENDPOINTS)
-            .where(_ENDPOINTS.c.id == endpoint.id, _ENDPOINTS.c.disabled_at.is_(None))
-            .values(disabled_at=now)
-        )
-        # Conditional, so two admins disabling at once audit it once.
-        if disabled.rowcount == 1:
-            session.execute(
-                update(_DELIVERIES)
-                .where(_DELIVERIES.c.endpoint_id == endpoint.id, _DELIVERIES.c.status == PENDING)
-                .values(status=FAILED, last_error="The endpoint was disabled.", next_attempt_at=None)
-            )
-            record_audit(brand_id, "webhook.disabled", "webhook_endpoint", endpoint.id, {"url": endpoint.url})
-    db.session.refresh(endpoint)
-    forget_subscriptions(brand_id)
-    return endpoint
-
-
-def list_deliveries(brand_id: int, endpoint_id: int | None = None, limit: int = 100) -> list[WebhookDelivery]:
-    """The delivery log, newest first, with each delivery's endpoint and message loaded."""
-    query = scoped(WebhookDelivery, brand_id)
-    if endpoint_id is not None:
-        get_endpoint(brand_id, endpoint_id)
-        query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
-    query = (
-        query.options(joinedload(WebhookDelivery.endpoint), joinedload(WebhookDelivery.message))
-        .order_by(WebhookDelivery.id.desc())
-        .limit(max(1, min(limit, MAX_DELIVERIES_LISTED)))
-        # Workers change deliveries behind this session's back; never show a copy it kept.
-        .execution_options(populate_existing=True)
-    )
-    return list(db.session.execute(query).scalars())
-
-
-def _valid_topics(topics: list[str] | None) -> list[str]:
-    chosen: list[str] = []
-    for topic in topics or []:
-        if topic not in TOPICS:
-            raise invalid_field("topics", f"Unknown topic {topic!r}; choose from {', '.join(TOPICS)}.")
-        if topic not in chosen:
-            chosen.append(topic)
-    return chosen
-
-
-def _valid_url(url: str) -> str:
-    url = (url or "").strip()
-    if not url:
-        raise invalid_field("url", "Give the endpoint's URL.")
-    if len(url) > MAX_URL_LENGTH:
-        raise invalid_field("url", f"The URL may be at most {MAX_URL_LENGTH} characters.")
-    if any(char.isspace() or ord(char) < 32 for char in url):
-        raise invalid_field("url", "The URL may not contain spaces or control characters.")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise invalid_field("url", "This is not a valid URL.") from error
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid_field("url", "Use an http:// or https:// URL.")
-    if parts.username is not None or parts.password is not None:
-        # It would sit in the dashboard and the audit log; the signature authenticates us instead.
-        raise invalid_field("url", "The URL may not carry a user name or password; check Lixi-Signature.")
-    if not current_app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"]:
-        refuse_private_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
-    return url
-
-
-# --- Fan-out -----------------------------------------------------------------------------------
+# --- Fan-out ---------------------------------------------------------------------------------
 
 
 def enqueue_dispatch(message_ids: list[int]) -> None:
@@ -174,11 +44,11 @@ def enqueue_dispatch(message_ids: list[int]) -> None:
 
 def dispatch_message(message_id: int) -> None:
     """Fan one outbox message out to the brand's endpoints that want its topic, and queue the sends."""
-    _fan_out(message_id)
-    _enqueue_deliveries(_due_deliveries_of([message_id]))
+    fan_out(message_id)
+    enqueue_deliveries(_due_deliveries_of([message_id]))
 
 
-def _fan_out(message_id: int) -> None:
+def fan_out(message_id: int) -> None:
     """One delivery row per interested endpoint, then `sent_at`; running it twice adds nothing."""
     with write_transaction() as session:
         # Core, not session.get: the session keeps objects across commits and may hold an old copy.
@@ -231,7 +101,7 @@ def _due_deliveries_of(message_ids: list[int]) -> list[int]:
     return ids
 
 
-def _enqueue_deliveries(delivery_ids: list[int]) -> int:
+def enqueue_deliveries(delivery_ids: list[int]) -> int:
     """Queue a send per delivery (raises RedisError); duplicates are harmless, `deliver` claims first."""
     for delivery_id in delivery_ids:
         enqueue(deliver, delivery_id)
@@ -381,42 +251,3 @@ def _schedule(delivery_id: int, retry_at: datetime) -> None:
         queue().enqueue_at(run_at, deliver, delivery_id)
     except RedisError as error:
         log.warning("webhooks: could not schedule delivery %s (the sweep will): %s", delivery_id, error)
-
-
-# --- Sweep -------------------------------------------------------------------------------------
-
-
-def sweep(grace_seconds: float = 10.0) -> dict[str, int]:
-    """Catch up on work lost with Redis or a worker: fan out and queue what is overdue by `grace_seconds`.
-
-    Run periodically by the worker command (every WEBHOOK_SWEEP_SECONDS) inside an app context.
-    The grace leaves the normal path (enqueue after commit, RQ's scheduled retries) time to act,
-    and anything queued twice is harmless: `deliver` claims a delivery before sending it.
-    """
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    message_ids = list(
-        db.session.execute(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at <= cutoff)
-            .order_by(OutboxMessage.id)
-            .limit(SWEEP_BATCH)
-        ).scalars()
-    )
-    for message_id in message_ids:
-        _fan_out(message_id)
-    due = select(WebhookDelivery.id).where(
-        WebhookDelivery.status == PENDING,
-        or_(
-            WebhookDelivery.message_id.in_(message_ids),  # just fanned out above: due now
-            WebhookDelivery.next_attempt_at <= cutoff,
-            and_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.created_at <= cutoff),
-        ),
-    )
-    delivery_ids = list(db.session.execute(due.order_by(WebhookDelivery.id).limit(SWEEP_BATCH)).scalars())
-    db.session.commit()  # end the read before talking to Redis
-    try:
-        enqueued = _enqueue_deliveries(delivery_ids)
-    except RedisError as error:
-        log.warning("webhooks: sweep could not enqueue deliveries: %s", error)
-        enqueued = 0
-    return {"dispatched": len(message_ids), "enqueued": enqueued}

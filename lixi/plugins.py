@@ -1,0 +1,84 @@
+"""How a domain plugs into the kernel: what its register(app) adds, kept per app in app.extensions.
+
+The kernel imports no domain; a domain's `register(app)` adds its blueprints and CLI commands
+through Flask, and the rest here: log-in pages, JSON paths, outbox topics and hooks, its part of
+seed-demo and the sweeps the worker runs. Each kernel module reads its list with `plugged()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+_KEY = "lixi_plugins"
+
+
+@dataclass(frozen=True)
+class OutboxHook:
+    """A reader of the outbox: asked inside the publishing transaction whether it wants a message
+    (brand id, topic), and handed the ids of those it wanted after the commit (it must not raise)."""
+
+    wants: Callable[[int, str], bool]
+    after_commit: Callable[[list[int]], None]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Catch-up work the worker command runs every `app.config[every]` seconds."""
+
+    run: Callable[[], Any]
+    every: str
+
+
+@dataclass
+class Plugins:
+    login_pages: dict[str, str] = field(default_factory=dict)  # path prefix -> its log-in endpoint
+    json_paths: list[str] = field(default_factory=list)  # path prefixes whose errors are JSON
+    topics: list[str] = field(default_factory=list)  # outbox topics, in the order domains added them
+    outbox_hooks: list[OutboxHook] = field(default_factory=list)
+    demo_seeders: list[tuple[int, Callable[[Any], None]]] = field(default_factory=list)
+    sweeps: list[Sweep] = field(default_factory=list)
+
+
+def plugged(app: Flask | None = None) -> Plugins:
+    """What the domains added to this app (the current one by default)."""
+    return (app or current_app).extensions[_KEY]
+
+
+def init_plugins(app: Flask) -> Plugins:
+    return app.extensions.setdefault(_KEY, Plugins())
+
+
+def add_login_page(app: Flask, prefix: str, endpoint: str) -> None:
+    """Staff who must log in under `prefix` are sent to `endpoint` (with ?next=)."""
+    plugged(app).login_pages[prefix] = endpoint
+
+
+def add_json_paths(app: Flask, *prefixes: str) -> None:
+    """Errors under these path prefixes are JSON (API.md's shape) instead of an HTML page."""
+    plugged(app).json_paths.extend(prefixes)
+
+
+def add_topics(app: Flask, *topics: str) -> None:
+    """The outbox topics a domain publishes: publish() refuses others, webhooks offer these."""
+    known = plugged(app).topics
+    known.extend(topic for topic in topics if topic not in known)
+
+
+def add_outbox_hook(
+    app: Flask, wants: Callable[[int, str], bool], after_commit: Callable[[list[int]], None]
+) -> None:
+    plugged(app).outbox_hooks.append(OutboxHook(wants, after_commit))
+
+
+def add_demo_seeder(app: Flask, order: int, seeder: Callable[[Any], None]) -> None:
+    """A part of seed-demo: `seeder(demo)` runs in `order` (lower first) and adds what it prints."""
+    plugged(app).demo_seeders.append((order, seeder))
+
+
+def add_sweep(app: Flask, run: Callable[[], Any], every: str) -> None:
+    """`run()` is called by the worker command every `app.config[every]` seconds, in an app context."""
+    plugged(app).sweeps.append(Sweep(run, every))
