@@ -8,6 +8,8 @@ from lixi.errors import DomainError
 
 
 class GameErrorCode(StrEnum):
+    """The games domain's refusals, as API.md names them (each a 409)."""
+
     NO_PLAYS_LEFT = "no_plays_left"
     CAMPAIGN_NOT_ACTIVE = "campaign_not_active"
     DAILY_LIMIT_REACHED = "daily_limit_reached"
@@ -23,5 +25,7 @@ MESSAGES = {
 
 
 class GameConflict(DomainError):
+    """A 409: the request is well formed but the campaign or the member's plays do not allow it."""
+
     def __init__(self, code: GameErrorCode, details: dict | None = None) -> None:
         super().__init__(code, 409, MESSAGES[code], details)

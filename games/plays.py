@@ -138,12 +138,16 @@ class PrizeSpec:
 
 @dataclass(frozen=True)
 class PlayRecord:
+    """The stored play: its id and the proof of its outcome."""
+
     id: int
     proof: dict
 
 
 @dataclass(frozen=True)
 class PlayResult:
+    """What a play gives back: the play, the prize landed on, its voucher and the plays left."""
+
     play: PlayRecord
     prize: PrizeSpec | None
     voucher: Voucher | None

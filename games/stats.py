@@ -134,6 +134,7 @@ def _bucket(column: Any, hourly: bool, offset_minutes: int) -> Any:
 
 
 def _labels(start: datetime, end: datetime, hourly: bool, zone: ZoneInfo) -> list[str]:
+    """Every local hour (or day) of the window, so a quiet one shows as 0 instead of missing."""
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     local = start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
     if not hourly:

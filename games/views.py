@@ -28,10 +28,12 @@ _WALLET_VOUCHER = VoucherOutSchema(only=WALLET_VOUCHER_FIELDS)
 
 
 def _wants_json() -> bool:
+    """The page's script asks for JSON; a form post without JavaScript gets the page."""
     return request.accept_mimetypes.best == "application/json"
 
 
 def _odds(campaign: Campaign) -> list[dict]:
+    """Each prize's share of the configured weights, as the page lists and the wheel labels them."""
     total = sum(p.weight for p in campaign.prizes)
     return [
         {
