@@ -23,7 +23,7 @@ from lixi.app import create_app
 from lixi.auth import forget_cached_keys
 from lixi.config import ROOT, TestConfig
 from lixi.extensions import db
-from lixi.outbox import forget_subscriptions
+from webhooks.endpoints import forget_subscriptions
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 

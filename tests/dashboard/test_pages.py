@@ -56,8 +56,8 @@ def two_brands(app, make_brand):
     campaign = api(b, "/campaigns", {"name": "B campaign", "game": "spin_wheel", "prizes": prizes})
     cashier = api(b, "/staff", {"email": "cashier@b.vn", "password": PASSWORD, "merchant_ids": [store["id"]]})
     from lixi.auth import list_api_keys
-    from webhooks.endpoints import create_endpoint
     from vouchers.bulk import start_bulk_issue
+    from webhooks.endpoints import create_endpoint
 
     app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True
     endpoint = create_endpoint(b.id, "http://127.0.0.1:9/hook", [])
