@@ -4,36 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import (
-    Response,
-    abort,
-    flash,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from dashboard import exports
-from dashboard.access import (
-    FormErrors,
-    admin_blueprint,
-    csv_response,
-    current_brand,
-    form_page,
-    integer,
-    load_form,
-    local_day_bounds,
-    local_instant,
-    whole_number,
-)
+from dashboard.access import admin_blueprint, csv_response, current_brand, local_day_bounds
+from dashboard.forms import FormPage, integer, load_form, local_instant, saved, text, whole_number
 from games import campaigns, stats
-from games.models import CampaignStatus, GameKind
+from games.models import Campaign, CampaignStatus, GameKind
 from games.schemas import EVENT_TYPES, CampaignInSchema
-from lixi.errors import DomainError, InvalidRequest
+from lixi.errors import DomainError
+from lixi.models import Brand
 from lixi.schemas import parse_id
 from vouchers.offers import list_offers
 from vouchers.schemas import base_url
@@ -85,7 +67,7 @@ def _campaign_form(tz_name: str) -> dict[str, Any]:
         if row["plays"]
     ]
     return {
-        "name": request.form.get("name", "").strip(),
+        "name": text("name"),
         "game": request.form.get("game"),
         "starts_at": local_instant("starts_at", tz_name),
         "ends_at": local_instant("ends_at", tz_name),
@@ -98,30 +80,20 @@ def _campaign_form(tz_name: str) -> dict[str, Any]:
     }
 
 
+def _create_campaign(brand: Brand) -> Campaign:
+    return campaigns.create_campaign(brand.id, load_form(CampaignInSchema(), _campaign_form(brand.timezone)))
+
+
 @bp.route("/campaigns/new", methods=["GET", "POST"])
-def new_campaign() -> Any:
+def new_campaign() -> ResponseReturnValue:
     """The campaign builder: game, schedule, budget, prizes with a live odds and cost preview, rules."""
-    brand = current_brand()
-    errors: dict[str, list[str]] = {}
-    if request.method == "POST":
-        try:
-            data = load_form(CampaignInSchema(), _campaign_form(brand.timezone))
-            campaign = campaigns.create_campaign(brand.id, data)
-        except (FormErrors, InvalidRequest) as error:
-            errors = (
-                error.fields if isinstance(error, FormErrors) else (error.details or {}).get("fields", {})
-            )
-        else:
-            flash(_("Campaign “%(name)s” saved as a draft.", name=campaign.name), "ok")
-            return redirect(url_for("dashboard_campaigns.campaign_page", campaign_id=campaign.id))
-    return form_page(
-        "dashboard/campaign_new.html",
-        errors,
-        brand=brand,
-        offers=list_offers(brand.id),
-        games=[kind.value for kind in GameKind],
-        event_types=EVENT_TYPES,
-    )
+    page = FormPage("dashboard/campaign_new.html")
+    campaign = page.submit(lambda: _create_campaign(current_brand()))
+    if campaign is not None:
+        message = _("Campaign “%(name)s” saved as a draft.", name=campaign.name)
+        return saved(message, "dashboard_campaigns.campaign_page", campaign_id=campaign.id)
+    games = [kind.value for kind in GameKind]
+    return page.render(offers=list_offers(g.brand_id), games=games, event_types=EVENT_TYPES)
 
 
 @bp.get("/campaigns/<int:campaign_id>")
@@ -200,8 +172,6 @@ def export_csv(kind: str) -> Response:
     campaign_id = parse_id(request.args.get("campaign_id"))
     if request.args.get("campaign_id") and campaign_id is None:
         abort(404)
-    if campaign_id is not None:
-        campaigns.get_campaign(brand.id, campaign_id)  # another brand's campaign is a 404
     since, until = local_day_bounds(request.args.get("since"), request.args.get("until"), brand.timezone)
     rows = exports.export_rows(
         brand.id, kind, campaign_id=campaign_id, since=since, until=until, base_url=base_url()

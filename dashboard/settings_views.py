@@ -7,7 +7,8 @@ from typing import Any
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from dashboard.access import admin_blueprint, current_brand, form_page
+from dashboard.access import admin_blueprint, current_brand
+from dashboard.forms import form_page
 from lixi.auth import issue_api_key, list_api_keys, revoke_api_key
 from lixi.errors import InvalidRequest
 from lixi.schemas import parse_id

@@ -383,3 +383,18 @@ def test_campaign_page_figures_follow_the_locale(app, brand, api, make_offer):
     assert "33,33%" in vietnamese and "66,67%" in vietnamese  # was 33.33%
     english = client.get(f"/dashboard/campaigns/{campaign['id']}?lang=en").get_data(as_text=True)
     assert "33.33%" in english
+
+
+def test_a_mistyped_number_on_the_offer_edit_form_is_shown_not_crashed(app, brand, offer):
+    make_admin(brand.id, ADMIN)
+    client = logged_in(app, ADMIN)
+    token = token_of(client)
+    edited = client.post(
+        f"/dashboard/offers/{offer['id']}", data={"csrf_token": token, "name": "Giảm 50k", "min_bill": "20k"}
+    )
+    assert edited.status_code == 422 and 'data-testid="form-errors"' in edited.get_data(as_text=True)
+    saved = client.post(
+        f"/dashboard/offers/{offer['id']}",
+        data={"csrf_token": token, "name": "Giảm 50k", "min_bill": "20.000"},
+    )
+    assert saved.status_code == 302
