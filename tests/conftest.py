@@ -151,6 +151,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
+def error_code(response) -> str:
+    """The code of an API error response, after checking the envelope: {"error": {code, message, …}}."""
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["message"]
+    return body["error"]["code"]
+
+
 @dataclass
 class BrandHandle:
     id: int

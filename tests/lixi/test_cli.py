@@ -144,9 +144,3 @@ def test_an_older_demo_wheel_whose_lixi_paid_nothing_is_ended_and_replaced(app, 
     assert db.session.get(Campaign, demo["campaign_id"]).status == "ended"
     assert db.session.get(Campaign, again["campaign_id"]).status == "active"
     assert _seed(app, tmp_path / "key")["campaign_id"] == again["campaign_id"]
-
-
-def test_purge_idempotency_keeps_fresh_keys(app, api):
-    api.post("/merchants", {"name": "M"}, headers={"Idempotency-Key": "fresh"})
-    result = app.test_cli_runner().invoke(args=["purge-idempotency"])
-    assert result.exit_code == 0 and "purged 0" in result.output

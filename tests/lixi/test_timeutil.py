@@ -9,10 +9,7 @@ from sqlalchemy import select
 from lixi.extensions import db
 from lixi.models import AuditEvent
 from lixi.timeutil import end_of_local_day, local_date, utcnow
-
-
-def _error_code(response) -> str:
-    return response.get_json()["error"]["code"]
+from tests.conftest import error_code
 
 
 def test_without_the_fake_clock_utcnow_is_the_real_time_in_utc():
@@ -52,7 +49,7 @@ def test_the_fake_clock_reaches_the_services_the_schemas_and_the_column_defaults
     clock.now = datetime(2030, 1, 2, 17, tzinfo=UTC)
     assert api.get(f"/vouchers/{voucher['code']}").get_json()["status"] == "expired"
     refused = api.post("/vouchers/validate", {"code": voucher["code"]})
-    assert refused.status_code == 409 and _error_code(refused) == "expired"
+    assert refused.status_code == 409 and error_code(refused) == "expired"
 
     # vouchers/redemptions.py and the Redemption.created_at default: the void window in fake time.
     window = app.config["VOID_WINDOW_SECONDS"]
@@ -63,7 +60,7 @@ def test_the_fake_clock_reaches_the_services_the_schemas_and_the_column_defaults
     assert api.post(f"/redemptions/{early['id']}/void", {}).status_code == 200
     clock.advance(seconds=1)
     closed = api.post(f"/redemptions/{late['id']}/void", {})
-    assert closed.status_code == 409 and _error_code(closed) == "void_window_closed"
+    assert closed.status_code == 409 and error_code(closed) == "void_window_closed"
 
 
 def test_a_date_runs_to_the_end_of_that_day_in_the_zone():

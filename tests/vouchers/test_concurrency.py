@@ -111,16 +111,19 @@ def test_a_worker_killed_mid_request_leaves_no_half_redemption(tmp_path, redis_u
     lixi = start_live_lixi(unlimited_env(_database_url(tmp_path), redis_url), workers=3, threads=4)
     try:
         store = lixi.post("/merchants", {"name": "Kill"}).json()["id"]
-        cards = _issue(lixi, _offer(lixi, kind="gift_card", value=100000), 60)
-        stop = threading.Event()
+        cards = _issue(lixi, _offer(lixi, kind="gift_card", value=100000), 120)
+        answered = threading.Semaphore(0)
+        killed = threading.Event()
 
         def killer() -> None:
-            time.sleep(0.2)
+            # Kill only once the load is under way: 24 clients keep all 12 worker threads busy.
+            for _ in range(12):
+                assert answered.acquire(timeout=60)
             assert lixi.server.process is not None
             for pid in _worker_pids(lixi.server.process.pid)[:2]:
                 os.kill(pid, signal.SIGKILL)
-                time.sleep(0.1)
-            stop.set()
+                time.sleep(0.05)
+            killed.set()
 
         def redeem(i: int) -> tuple[str, int | None]:
             key = f"kill-{i}"
@@ -129,13 +132,19 @@ def test_a_worker_killed_mid_request_leaves_no_half_redemption(tmp_path, redis_u
                 return key, lixi.post("/redemptions", body, **{"Idempotency-Key": key}).status_code
             except requests.RequestException:
                 return key, None  # the connection died with the worker
+            finally:
+                answered.release()
 
         thread = threading.Thread(target=killer)
         thread.start()
         with ThreadPoolExecutor(24) as pool:
-            outcomes = list(pool.map(redeem, range(60)))
+            outcomes = list(pool.map(redeem, range(len(cards))))
         thread.join()
-        assert stop.is_set()
+        assert killed.is_set()
+        # The kill did cut requests off mid-flight (without this, the test could pass on a
+        # server that had finished everything before the kill and would show nothing).
+        cut_off = [key for key, status in outcomes if status is None]
+        assert cut_off, Counter(status for _, status in outcomes)
 
         time.sleep(1.0)  # gunicorn replaces the killed workers
         for i, (key, status) in enumerate(outcomes):
