@@ -68,13 +68,6 @@ def offer_page(offer_id: int) -> ResponseReturnValue:
     return page.render(offer=offer, stores=merchants.list_merchants(g.brand_id))
 
 
-@bp.post("/offers/<int:offer_id>/archive")
-def archive_offer(offer_id: int) -> Response:
-    """Stop issuing an offer (issued vouchers stay valid)."""
-    offer = offers.archive_offer(g.brand_id, offer_id)
-    return saved(_("Offer “%(name)s” archived.", name=offer.name), "dashboard_catalog.offers_page")
-
-
 # --- stores ------------------------------------------------------------------------------------
 
 
@@ -109,13 +102,6 @@ def store_page(merchant_id: int) -> ResponseReturnValue:
     if page.submit(lambda: _update_store(g.brand_id, store.id)):
         return saved(_("Store saved."), "dashboard_catalog.stores_page")
     return page.render(store=store)
-
-
-@bp.post("/stores/<int:merchant_id>/archive")
-def archive_store(merchant_id: int) -> Response:
-    """Close a store: its staff can no longer redeem there."""
-    merchants.archive_merchant(g.brand_id, merchant_id)
-    return saved(_("Store archived."), "dashboard_catalog.stores_page")
 
 
 # --- staff -------------------------------------------------------------------------------------
@@ -167,13 +153,6 @@ def staff_member_page(staff_id: int) -> ResponseReturnValue:
     return page.render(user=user, stores=merchants.list_merchants(g.brand_id))
 
 
-@bp.post("/staff/<int:staff_id>/disable")
-def disable_staff(staff_id: int) -> Response:
-    """Lock an account out (its open sessions end at once)."""
-    user = staff.disable_staff(g.brand_id, staff_id)
-    return saved(_("%(email)s can no longer log in.", email=user.email), "dashboard_catalog.staff_page")
-
-
 # --- bulk issues -------------------------------------------------------------------------------
 
 
@@ -214,3 +193,27 @@ def bulk_issue_csv(bulk_id: int) -> Response:
     job = bulk.get_bulk_issue(g.brand_id, bulk_id)
     rows = bulk.bulk_csv_rows(g.brand_id, job.id, base_url())
     return csv_response(rows, f"lixi-vouchers-{job.batch_id}.csv")
+
+
+# --- the lists' buttons: archive an offer or a store, disable an account (one service call each) ---
+
+
+@bp.post("/offers/<int:offer_id>/archive")
+def archive_offer(offer_id: int) -> Response:
+    """Stop issuing an offer (issued vouchers stay valid)."""
+    offer = offers.archive_offer(g.brand_id, offer_id)
+    return saved(_("Offer “%(name)s” archived.", name=offer.name), "dashboard_catalog.offers_page")
+
+
+@bp.post("/stores/<int:merchant_id>/archive")
+def archive_store(merchant_id: int) -> Response:
+    """Close a store: its staff can no longer redeem there."""
+    merchants.archive_merchant(g.brand_id, merchant_id)
+    return saved(_("Store archived."), "dashboard_catalog.stores_page")
+
+
+@bp.post("/staff/<int:staff_id>/disable")
+def disable_staff(staff_id: int) -> Response:
+    """Lock an account out (its open sessions end at once)."""
+    user = staff.disable_staff(g.brand_id, staff_id)
+    return saved(_("%(email)s can no longer log in.", email=user.email), "dashboard_catalog.staff_page")

@@ -38,8 +38,9 @@ def login() -> Any:
 
 @auth_bp.post("/logout")
 def logout() -> Any:
-    """Log out (a POST with the CSRF token, so no other site can log anyone out): every session of
-    the account ends on the server, so a saved copy of the cookie no longer opens the dashboard."""
+    """Log out: every session of the account ends on the server."""
+    # A POST with the CSRF token, so no other site can log anyone out; ending the sessions on the
+    # server means a saved copy of the cookie no longer opens the dashboard.
     log_out_everywhere()
     return redirect(url_for("dashboard_auth.login"))
 
