@@ -1,17 +1,20 @@
-"""The set-up commands of API.md: brands create and seed-demo, both with --json."""
+"""The set-up commands of API.md: brands create and seed-demo, both with --json; the worker."""
 
 import json
 import stat
+import time
 
 from sqlalchemy import func, select, update
 
 from games.demo import DEMO_PLAYS
 from games.models import Campaign, Prize
 from games.plays import plays_left
+from lixi import jobs
 from lixi.auth import forget_cached_keys, issue_api_key
 from lixi.database import write_transaction
 from lixi.extensions import db
 from lixi.models import ApiKey, AuditEvent, Brand, Member
+from lixi.plugins import add_sweep
 from vouchers.models import Offer, Voucher
 
 
@@ -144,3 +147,28 @@ def test_an_older_demo_wheel_whose_lixi_paid_nothing_is_ended_and_replaced(app, 
     assert db.session.get(Campaign, demo["campaign_id"]).status == "ended"
     assert db.session.get(Campaign, again["campaign_id"]).status == "active"
     assert _seed(app, tmp_path / "key")["campaign_id"] == again["campaign_id"]
+
+
+def test_seed_demo_prints_its_parts_in_the_order_it_always_has(app, tmp_path):
+    demo = _seed(app, tmp_path / "key")
+    assert list(demo) == [
+        *("brand_id", "brand_slug", "api_key", "api_key_file", "merchant_id", "offer_id", "lixi_offer_id"),
+        *("member_external_ids", "staff_login", "admin_login", "voucher_code", "campaign_id", "urls"),
+    ]
+    assert list(demo["urls"]) == ["voucher", "play", "openapi", "merchant", "dashboard"]
+
+
+def test_the_worker_runs_each_plugged_sweep_while_it_works_even_after_one_fails(app):
+    runs: list[float] = []
+
+    def sweep() -> None:
+        runs.append(time.monotonic())
+        if len(runs) == 1:
+            raise RuntimeError("the next round tries again")
+
+    add_sweep(app, sweep, every="TEST_SWEEP_SECONDS")
+    app.config["TEST_SWEEP_SECONDS"] = 0.02
+    jobs.enqueue(time.sleep, 0.5)  # keeps the burst worker busy for a few sweeps
+    result = app.test_cli_runner().invoke(args=["worker", "--burst", "--in-process"])
+    assert result.exit_code == 0, result.output
+    assert len(runs) >= 2
