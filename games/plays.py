@@ -174,8 +174,8 @@ def plays_left(campaign_id: int, member_id: int) -> int:
     return left or 0
 
 
-def _is_running(campaign) -> bool:  # type: ignore[no-untyped-def]
-    """Is the campaign (an ORM row or a _PLAYABLE row) open for plays now?"""
+def _is_running(campaign: Row) -> bool:
+    """Is the campaign (a _PLAYABLE row) open for plays now?"""
     now = timeutil.utcnow()
     return (
         campaign.status == CampaignStatus.ACTIVE
