@@ -22,56 +22,6 @@ from vouchers.service import sign_voucher_code
 
 EXPORT_KINDS = ("vouchers", "redemptions", "plays", "members")
 
-VOUCHER_COLUMNS = (
-    "code",
-    "token",
-    "url",
-    "status",
-    "offer_id",
-    "offer",
-    "balance",
-    "member_external_id",
-    "source",
-    "batch_id",
-    "issued_at",
-    "expires_at",
-    "redeemed_at",
-    "voided_at",
-)
-REDEMPTION_COLUMNS = (
-    "id",
-    "created_at",
-    "code",
-    "offer_id",
-    "offer",
-    "merchant_id",
-    "merchant",
-    "amount",
-    "bill_amount",
-    "actor",
-    "staff_email",
-    "voided_at",
-    "void_reason",
-    "voided_by",
-)
-PLAY_COLUMNS = (
-    "id",
-    "created_at",
-    "campaign_id",
-    "campaign",
-    "member_external_id",
-    "prize_id",
-    "prize",
-    "voucher_code",
-)
-MEMBER_COLUMNS = ("external_id", "name", "phone", "email", "birthday", "tier", "created_at")
-COLUMNS = {
-    "vouchers": VOUCHER_COLUMNS,
-    "redemptions": REDEMPTION_COLUMNS,
-    "plays": PLAY_COLUMNS,
-    "members": MEMBER_COLUMNS,
-}
-
 
 def export_rows(
     brand_id: int,
@@ -128,7 +78,7 @@ def filename(
 
 def _stream(kind: str, query: Select, key: InstrumentedAttribute, zone: ZoneInfo, base: str) -> Iterator[str]:
     out = CsvChunks()
-    out.writerow(COLUMNS[kind])
+    out.writerow(_header(kind, query))
     yield out.take()
     now = utcnow()
     for page in keyset_pages(query, key, current_app.config["EXPORT_CHUNK_ROWS"]):
@@ -145,7 +95,15 @@ def _stream(kind: str, query: Select, key: InstrumentedAttribute, zone: ZoneInfo
         yield out.take()
 
 
-# Each kind: (a SELECT whose first column is the page key, the key, the row's own time).
+def _header(kind: str, query: Select) -> list[str]:
+    """The CSV header is the SELECT's column names (after the page key), so the two cannot drift
+    apart; a voucher's token and link, made from its code, follow the code."""
+    names = [column.name for column in query.selected_columns][1:]
+    return [names[0], "token", "url", *names[1:]] if kind == "vouchers" else names
+
+
+# Each kind: (a SELECT whose first column is the page key, then the file's columns, each named as
+# its header; the key; the row's own time).
 Query = tuple[Select, InstrumentedAttribute, ColumnElement]
 
 
@@ -163,9 +121,9 @@ def _vouchers(brand_id: int, campaign_id: int | None) -> Query:
             Voucher.code,
             Voucher.status,
             Voucher.offer_id,
-            Offer.name,
+            Offer.name.label("offer"),
             Voucher.balance,
-            Member.external_id,
+            Member.external_id.label("member_external_id"),
             Voucher.source,
             Voucher.batch_id,
             Voucher.issued_at,
@@ -190,13 +148,13 @@ def _redemptions(brand_id: int, campaign_id: int | None) -> Query:
             Redemption.created_at,
             Voucher.code,
             Voucher.offer_id,
-            Offer.name,
+            Offer.name.label("offer"),
             Redemption.merchant_id,
-            Merchant.name,
+            Merchant.name.label("merchant"),
             Redemption.amount,
             Redemption.bill_amount,
             Redemption.actor,
-            StaffUser.email,
+            StaffUser.email.label("staff_email"),
             Redemption.voided_at,
             Redemption.void_reason,
             Redemption.voided_by,
@@ -220,11 +178,11 @@ def _plays(brand_id: int, campaign_id: int | None) -> Query:
             Play.id,
             Play.created_at,
             Play.campaign_id,
-            Campaign.name,
-            Member.external_id,
+            Campaign.name.label("campaign"),
+            Member.external_id.label("member_external_id"),
             Play.prize_id,
-            Prize.label,
-            Voucher.code,
+            Prize.label.label("prize"),
+            Voucher.code.label("voucher_code"),
         )
         .join(Campaign, Campaign.id == Play.campaign_id)
         .join(Member, Member.id == Play.member_id)
