@@ -1,4 +1,4 @@
-"""Marshmallow schemas of the voucher API: separate input and output shapes."""
+"""Marshmallow schemas of the voucher API and the merchant page: separate input and output shapes."""
 
 from __future__ import annotations
 
