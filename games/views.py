@@ -15,7 +15,7 @@ from games.links import open_member_link
 from games.models import Campaign
 from games.schemas import WALLET_VOUCHER_FIELDS, PagePlaySchema
 from games.wallet import member_vouchers
-from lixi.errors import DomainError
+from lixi.errors import DomainError, json_error
 from lixi.ratelimit import DEVICE_COOKIE
 from lixi.security import cookies_secure
 from vouchers.schemas import VoucherOutSchema
@@ -115,7 +115,7 @@ def play_page(campaign_id: int) -> Response | str:
             result = _PLAY.dump(plays.play(link.brand_id, campaign_id, link.member.external_id))
         except DomainError as refusal:
             if _wants_json():
-                return jsonify({"error": {"code": refusal.code, "message": refusal.message}}), refusal.status
+                return json_error(refusal.code, refusal.status, refusal.message)
             error = refusal
         else:
             if _wants_json():
