@@ -10,8 +10,7 @@ from flask_babel import refresh
 
 from dashboard.access import admin_blueprint, current_brand, local_day_bounds
 from dashboard.audit_details import describe
-from games.campaigns import list_campaigns
-from games.stats import campaign_stats
+from games.stats import brand_overview
 from lixi.audit import list_audit_events
 from lixi.auth import log_in_page, log_out_everywhere, login_per_account, login_per_ip
 from lixi.models import StaffRole
@@ -49,8 +48,7 @@ def logout() -> Any:
 def home() -> str:
     """The programme at a glance: every campaign with its live figures."""
     brand = current_brand()
-    campaigns = list_campaigns(brand.id)
-    figures = {c.id: campaign_stats(brand.id, c.id) for c in campaigns[:20]}
+    campaigns, figures = brand_overview(brand.id)
     return render_template("dashboard/home.html", brand=brand, campaigns=campaigns, figures=figures)
 
 

@@ -10,17 +10,29 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Subquery, Text, case, cast, func, select
 
 from games.abuse import refusals
-from games.campaigns import get_campaign
+from games.campaigns import get_campaign, list_campaigns
 from games.models import Campaign, MemberEvent, Play, Prize
 from lixi.extensions import db
 from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
 from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 
+OVERVIEW_FIGURES_MAX = 20  # the overview shows figures for the newest campaigns only
+
+
+def brand_overview(brand_id: int) -> tuple[list[Campaign], dict[int, dict]]:
+    """The brand's campaigns, newest first, and the live figures of the newest (by campaign id)."""
+    campaigns = list_campaigns(brand_id)
+    return campaigns, {campaign.id: _stats_of(campaign) for campaign in campaigns[:OVERVIEW_FIGURES_MAX]}
+
 
 def campaign_stats(brand_id: int, campaign_id: int) -> dict:
     """Live figures: plays, wins, each prize won and left, vouchers, budget spent and liability."""
-    campaign = get_campaign(brand_id, campaign_id)
+    return _stats_of(get_campaign(brand_id, campaign_id))
+
+
+def _stats_of(campaign: Campaign) -> dict:
+    """campaign_stats of a campaign already loaded (and scoped to its brand)."""
     plays, wins = _plays_and_wins(campaign.id)
     won_by_prize = _won_by_prize(campaign.id)
     remaining = _stock_left(campaign.id)
