@@ -101,16 +101,12 @@ def campaign_page(campaign_id: int) -> str:
     """One campaign: its status and actions, the fairness commitment, live figures and charts."""
     brand = current_brand()
     campaign = campaigns.get_campaign(brand.id, campaign_id)
-    economics = campaigns.prize_economics(
-        [{"label": p.label, "weight": p.weight, "value": p.value, "stock": p.stock} for p in campaign.prizes],
-        campaign.budget,
-    )
     figures = _figures(brand.id, campaign.id)
     return render_template(
         "dashboard/campaign.html",
         brand=brand,
         campaign=campaign,
-        economics=economics,
+        economics=campaigns.campaign_economics(campaign),
         figures=figures,
         effectiveness=stats.campaign_effectiveness(brand.id, campaign.id, figures["stats"]),
         export_kinds=exports.EXPORT_KINDS,

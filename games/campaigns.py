@@ -158,3 +158,12 @@ def prize_economics(prizes: list[dict], budget: int | None) -> dict:
         "budget": budget,
         "full_stock_over_budget": budget is not None and (full_stock is None or full_stock > budget),
     }
+
+
+def campaign_economics(campaign: Campaign) -> dict:
+    """prize_economics of a saved campaign's prize table and budget, as its dashboard page shows them."""
+    prizes = [
+        {"label": prize.label, "weight": prize.weight, "value": prize.value, "stock": prize.stock}
+        for prize in campaign.prizes
+    ]
+    return prize_economics(prizes, campaign.budget)
