@@ -230,3 +230,21 @@ def issue(api):
         return response.get_json()["vouchers"]
 
     return issue
+
+
+@pytest.fixture
+def make_campaign(api):
+    """A spin-wheel campaign, active unless activate=False: make_campaign(offer_id) has one prize
+    of that offer; pass `prizes` for others, and any other campaign field by name."""
+
+    def make(offer_id: int | None = None, prizes: list[dict] | None = None, activate: bool = True, **fields):
+        prizes = prizes or [{"label": "20k", "weight": 1, "offer_id": offer_id}]
+        body = {"name": "Spin", "game": "spin_wheel", "prizes": prizes, **fields}
+        response = api.post("/campaigns", body)
+        assert response.status_code == 201, response.get_json()
+        campaign = response.get_json()
+        if activate:
+            assert api.post(f"/campaigns/{campaign['id']}/activate", {}).status_code == 200
+        return campaign
+
+    return make

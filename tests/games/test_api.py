@@ -22,25 +22,16 @@ def member(api) -> dict:
 
 
 @pytest.fixture
-def make_campaign(api, make_offer):
+def make_campaign(make_campaign, make_offer):
+    """The shared factory with a stocked 20k voucher prize and a loss unless `prizes` are given."""
+
     def make(prizes=None, activate=True, **fields) -> dict:
         offer = make_offer(name="20k", value=20000)
-        body = {
-            "name": "Tết wheel",
-            "game": "spin_wheel",
-            "prizes": prizes
-            or [
-                {"label": "20k voucher", "weight": 1, "stock": 10, "offer_id": offer["id"], "value": 20000},
-                {"label": "Better luck next time", "weight": 3},
-            ],
-            **fields,
-        }
-        response = api.post("/campaigns", body)
-        assert response.status_code == 201, response.get_json()
-        campaign = response.get_json()
-        if activate:
-            assert api.post(f"/campaigns/{campaign['id']}/activate", {}).status_code == 200
-        return campaign
+        prizes = prizes or [
+            {"label": "20k voucher", "weight": 1, "stock": 10, "offer_id": offer["id"], "value": 20000},
+            {"label": "Better luck next time", "weight": 3},
+        ]
+        return make_campaign(prizes=prizes, activate=activate, **{"name": "Tết wheel", **fields})
 
     return make
 

@@ -13,18 +13,10 @@ from lixi.extensions import db
 
 
 @pytest.fixture
-def linked(api, make_offer):
+def linked(api, make_offer, make_campaign):
     offer = make_offer(name="Giảm 20k", value=20000)
     api.post("/members", {"external_id": "m-9", "name": "Chi"})
-    campaign = api.post(
-        "/campaigns",
-        {
-            "name": "Vòng quay",
-            "game": "spin_wheel",
-            "prizes": [{"label": "20k", "weight": 1, "offer_id": offer["id"]}],
-        },
-    ).get_json()
-    api.post(f"/campaigns/{campaign['id']}/activate", {})
+    campaign = make_campaign(offer["id"], name="Vòng quay")
     api.post("/members/m-9/plays", {"campaign_id": campaign["id"], "plays": 2})
     link = api.post("/members/m-9/links", {"campaign_id": campaign["id"]})
     assert link.status_code == 201

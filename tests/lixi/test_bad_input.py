@@ -31,17 +31,9 @@ def _field_error(response, *path: str) -> list[str]:
 
 
 @pytest.fixture
-def seeded(api, merchant, offer):
+def seeded(api, merchant, offer, make_campaign):
     api.post("/members", {"external_id": "m-1"})
-    campaign = api.post(
-        "/campaigns",
-        {
-            "name": "Spin",
-            "game": "spin_wheel",
-            "prizes": [{"label": "20k", "weight": 1, "offer_id": offer["id"]}],
-        },
-    ).get_json()
-    api.post(f"/campaigns/{campaign['id']}/activate", {})
+    campaign = make_campaign(offer["id"])
     return {"offer": offer["id"], "campaign": campaign["id"], "merchant": merchant["id"]}
 
 
