@@ -80,7 +80,7 @@ def wheel_slices(prizes: list[dict]) -> list[dict]:
         large = 1 if n == 1 else 0
         lx, ly = 60 * math.cos(middle), 60 * math.sin(middle)
         angle = (index + 0.5) / n * 360
-        # With an odd count the last slice would meet the first in the same colour: skip one.
+        # With one slice more than a multiple of four, the last would meet the first in its colour: skip one.
         colour = SLICE_COLOURS[index % len(SLICE_COLOURS)]
         if n > 1 and index == n - 1 and colour == SLICE_COLOURS[0]:
             colour = SLICE_COLOURS[2]
