@@ -20,10 +20,13 @@ PURPOSE = "member-link"
 class MemberLink:
     """Whom a link opens the pages for: the member, their brand and the campaign it was made for."""
 
-    brand_id: int
     member: Member
     campaign_id: int
     brand: Brand
+
+    @property
+    def brand_id(self) -> int:
+        return self.brand.id
 
 
 def member_link_token(brand_id: int, member_external_id: str, campaign_id: int) -> str:
@@ -48,4 +51,4 @@ def open_member_link(token: str | None, campaign_id: int | None = None) -> Membe
         raise NotFound("This link is not valid (or has expired).")
     brand = db.session.get(Brand, brand_id)
     assert brand is not None  # the member is the brand's
-    return MemberLink(brand_id, member, linked_campaign, brand)
+    return MemberLink(member, linked_campaign, brand)
