@@ -10,10 +10,7 @@ from sqlalchemy import select
 from games.fairness import commitment, verify
 from games.models import Campaign, Play
 from lixi.extensions import db
-
-
-def _code(response) -> str:
-    return response.get_json()["error"]["code"]
+from tests.conftest import error_code
 
 
 @pytest.fixture
@@ -61,13 +58,13 @@ def test_create_campaign_shows_odds_as_percentages(api, make_campaign):
 )
 def test_invalid_campaigns_are_422(api, body):
     response = api.post("/campaigns", body)
-    assert response.status_code == 422 and _code(response) == "invalid_request"
+    assert response.status_code == 422 and error_code(response) == "invalid_request"
 
 
 def test_activation_commits_to_a_seed_and_statuses_move_in_order(app, api, make_campaign):
     campaign = make_campaign(activate=False)
     path = f"/campaigns/{campaign['id']}"
-    assert _code(api.post(f"{path}/pause", {})) == "invalid_transition"
+    assert error_code(api.post(f"{path}/pause", {})) == "invalid_transition"
     activated = api.post(f"{path}/activate", {}).get_json()
     assert activated["status"] == "active" and len(activated["seed_hash"]) == 64
     stored = db.session.execute(select(Campaign).where(Campaign.id == campaign["id"])).scalar_one()
@@ -103,10 +100,10 @@ def test_each_status_change_is_audited_by_its_name_and_a_refused_one_is_not(api,
 def test_play_needs_plays_and_a_running_campaign(api, member, make_campaign):
     draft = make_campaign(activate=False)
     response = api.post(f"/campaigns/{draft['id']}/plays", {"member_external_id": "m-1"})
-    assert response.status_code == 409 and _code(response) == "campaign_not_active"
+    assert response.status_code == 409 and error_code(response) == "campaign_not_active"
     campaign = make_campaign()
     response = api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"})
-    assert response.status_code == 409 and _code(response) == "no_plays_left"
+    assert response.status_code == 409 and error_code(response) == "no_plays_left"
     granted = api.post("/members/m-1/plays", {"campaign_id": campaign["id"], "plays": 2})
     assert granted.status_code == 200 and granted.get_json() == {"plays_left": 2}
     lefts = [
@@ -115,7 +112,7 @@ def test_play_needs_plays_and_a_running_campaign(api, member, make_campaign):
     ]
     assert lefts == [1, 0]
     assert (
-        _code(api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"}))
+        error_code(api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"}))
         == "no_plays_left"
     )
 
@@ -144,7 +141,7 @@ def test_daily_limit(api, member, make_campaign):
     api.post("/members/m-1/plays", {"campaign_id": campaign["id"], "plays": 5})
     assert api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"}).status_code == 201
     second = api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"})
-    assert second.status_code == 409 and _code(second) == "daily_limit_reached"
+    assert second.status_code == 409 and error_code(second) == "daily_limit_reached"
     # The refused play was not spent.
     assert api.post("/members/m-1/plays", {"campaign_id": campaign["id"], "plays": 1}).get_json() == {
         "plays_left": 5

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from games.draws import entry_rank, winning_entries
 from games.models import Campaign, Play
 from lixi.extensions import db
+from tests.conftest import error_code
 
 DRAW_AT = datetime(2031, 1, 20, 12, 0, tzinfo=UTC)
 
@@ -54,7 +55,7 @@ def test_entries_then_one_draw_with_distinct_winners(app, api, draw, clock):
 
     clock.now = DRAW_AT
     closed = api.post(path, {"member_external_id": "d-1"})
-    assert closed.status_code == 409 and closed.get_json()["error"]["code"] == "campaign_not_active"
+    assert closed.status_code == 409 and error_code(closed) == "campaign_not_active"
 
     first = json.loads(runner.invoke(args=["run-draws", "--json"]).output)
     assert first == {"drawn": {str(draw["id"]): 3}}

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import request
 
+from tests.conftest import error_code
 from tests.vouchers.merchant_helpers import form_token
 from tests.vouchers.test_merchant import Cashier, make_staff
 
@@ -104,7 +105,7 @@ def test_raw_surrogate_bytes_are_not_utf8_and_a_400(client, brand):
         headers=brand.headers,
     )
     assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "invalid_request"
+    assert error_code(response) == "invalid_request"
 
 
 def test_a_lone_surrogate_on_the_merchant_page_is_a_422_naming_the_field(app, api, merchant):
@@ -117,7 +118,7 @@ def test_a_lone_surrogate_on_the_merchant_page_is_a_422_naming_the_field(app, ap
             path, data=DEEP, content_type="application/json", headers={"X-CSRFToken": cashier.token}
         )
         assert deep.status_code == 400, deep.get_data(as_text=True)
-        assert deep.get_json()["error"]["code"] == "invalid_request"
+        assert error_code(deep) == "invalid_request"
 
 
 def test_the_longest_external_ids_are_stored_and_audited(api, seeded):
@@ -163,7 +164,7 @@ def test_an_unparseable_json_body_is_a_400_on_every_api_post(client, brand, seed
         headers=headers,
     )
     assert response.status_code == 400, response.get_data(as_text=True)
-    assert response.get_json()["error"]["code"] == "invalid_request"
+    assert error_code(response) == "invalid_request"
 
 
 def test_a_route_without_a_body_ignores_an_unparseable_one(client, brand, seeded):
@@ -232,7 +233,7 @@ def test_an_unreadable_query_string_is_decoded_with_replacement(app):
 def test_405_keeps_its_allow_header_on_json_and_pages(client, brand):
     response = client.delete("/api/v1/merchants", headers=brand.headers)
     assert response.status_code == 405
-    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert error_code(response) == "method_not_allowed"
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
     page = client.delete("/dashboard/login")
     assert page.status_code == 405

@@ -11,7 +11,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import update
 
 from lixi.extensions import db
-from tests.conftest import fresh_app
+from tests.conftest import error_code, fresh_app
 from vouchers.models import Voucher
 
 UNLIMITED = "1000000 per minute"
@@ -100,9 +100,9 @@ def _cases(good: dict) -> dict[str, str]:
 
 def _assert_clean_refusal(response, allowed=(404, 413, 422), name: str = "") -> str:
     assert response.status_code in allowed, (name, response.status_code, response.data[:200])
-    body = response.get_json()
-    assert body["error"]["code"] and body["error"]["message"]
-    return body["error"]["code"]
+    code = error_code(response)
+    assert code
+    return code
 
 
 def test_forty_bad_codes_get_4xx_on_every_endpoint(client, api, brand, good, merchant):
@@ -158,7 +158,7 @@ def test_expired_and_voided_codes_are_409(app, api, merchant, offer, issue):
     for voucher, code in ((expired, "expired"), (voided, "voided")):
         for presented in (voucher["code"], voucher["token"], voucher["url"]):
             response = api.post("/redemptions", {"code": presented, "merchant_id": merchant["id"]})
-            assert response.status_code == 409 and response.get_json()["error"]["code"] == code
+            assert response.status_code == 409 and error_code(response) == code
 
 
 def test_another_brands_code_looks_exactly_like_an_unknown_one(api, make_brand, good):
