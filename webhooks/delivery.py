@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from lixi.database import insert_ignoring_duplicates, write_transaction
 from lixi.extensions import db
@@ -89,12 +89,17 @@ def fan_out(message_id: int) -> None:
         )
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    """A delivery whose next try may start now: never tried yet, or its retry time (or lease) is up."""
+    return or_(_DELIVERIES.c.next_attempt_at.is_(None), _DELIVERIES.c.next_attempt_at <= now)
+
+
 def _due_deliveries_of(message_ids: list[int]) -> list[int]:
     now = utcnow()
     query = select(WebhookDelivery.id).where(
         WebhookDelivery.message_id.in_(message_ids),
         WebhookDelivery.status == PENDING,
-        or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
+        _due(now),
     )
     ids = list(db.session.execute(query.order_by(WebhookDelivery.id)).scalars())
     db.session.commit()  # end the read: workers hold no snapshot open between jobs
@@ -145,9 +150,8 @@ def deliver(delivery_id: int) -> None:
         "Lixi-Message": str(message_id),
         "Lixi-Signature": signature_header(secret, body),
     }
-    status_code, error = post_once(
-        url, body, headers
-    )  # outside any transaction: a slow receiver locks nothing
+    # Outside any transaction: a slow receiver locks nothing.
+    status_code, error = post_once(url, body, headers)
     _record_outcome(delivery_id, attempt, status_code, error)
 
 
@@ -178,7 +182,7 @@ def _claim(delivery_id: int, attempts_seen: int, timeout: float) -> bool:
                 _DELIVERIES.c.id == delivery_id,
                 _DELIVERIES.c.status == PENDING,
                 _DELIVERIES.c.attempts == attempts_seen,
-                or_(_DELIVERIES.c.next_attempt_at.is_(None), _DELIVERIES.c.next_attempt_at <= now),
+                _due(now),
             )
             .values(attempts=attempts_seen + 1, next_attempt_at=lease_until)
         )
@@ -237,7 +241,7 @@ def _give_up(delivery_id: int, attempts: int, reason: str) -> None:
                 _DELIVERIES.c.status == PENDING,
                 _DELIVERIES.c.attempts == attempts,
                 # Not while a try is in flight (its lease runs): it may yet succeed, and records itself.
-                or_(_DELIVERIES.c.next_attempt_at.is_(None), _DELIVERIES.c.next_attempt_at <= now),
+                _due(now),
             )
             .values(status=FAILED, last_error=reason[:ERROR_LENGTH], next_attempt_at=None)
         )
