@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 
 from lixi import members, merchants, staff
-from lixi.blueprints import SECURITY, api_blueprint
+from lixi.blueprints import api_blueprint
 from lixi.idempotency import idempotent
 from lixi.schemas import (
     ErrorSchema,
@@ -26,7 +26,6 @@ blp = api_blueprint("kernel", __name__, "Merchants (stores), their staff and mem
 @idempotent
 @blp.arguments(MerchantInSchema)
 @blp.response(201, MerchantOutSchema)
-@blp.doc(security=SECURITY)
 def create_merchant(data: dict):
     """Create a merchant (store) of the brand.
 
@@ -38,7 +37,6 @@ def create_merchant(data: dict):
 
 @blp.route("/merchants", methods=["GET"])
 @blp.response(200, MerchantListSchema)
-@blp.doc(security=SECURITY)
 def list_merchants():
     """List the brand's merchants.
 
@@ -50,7 +48,6 @@ def list_merchants():
 @blp.route("/merchants/<int:merchant_id>", methods=["GET"])
 @blp.response(200, MerchantOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such store of this brand.")
-@blp.doc(security=SECURITY)
 def get_merchant(merchant_id: int):
     """One merchant of the brand.
 
@@ -64,7 +61,6 @@ def get_merchant(merchant_id: int):
 @blp.arguments(MemberInSchema)
 @blp.response(200, MemberOutSchema, description="The member existed and was updated.")
 @blp.alt_response(201, schema=MemberOutSchema, description="The member was created.")
-@blp.doc(security=SECURITY)
 def upsert_member(data: dict):
     """Create or update a member by the brand's external_id.
 
@@ -79,7 +75,6 @@ def upsert_member(data: dict):
 @blp.route("/members/<string:external_id>", methods=["GET"])
 @blp.response(200, MemberOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no member with this external_id.")
-@blp.doc(security=SECURITY)
 def get_member(external_id: str):
     """One member by external_id.
 
@@ -93,7 +88,6 @@ def get_member(external_id: str):
 @blp.arguments(StaffInSchema)
 @blp.response(201, StaffOutSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="email_taken")
-@blp.doc(security=SECURITY)
 def create_staff(data: dict):
     """Create a staff account: merchant staff log in at /merchant to scan and redeem at their stores.
 
@@ -109,7 +103,6 @@ def create_staff(data: dict):
 
 @blp.route("/staff", methods=["GET"])
 @blp.response(200, StaffListSchema)
-@blp.doc(security=SECURITY)
 def list_staff():
     """The brand's staff accounts.
 
