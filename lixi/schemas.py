@@ -45,14 +45,15 @@ class Text(fields.String):
     ) -> None:
         kwargs["metadata"] = {"pattern": pattern, **(kwargs.get("metadata") or {})}
         super().__init__(*args, **kwargs)
-        self.pattern = re.compile(pattern)
+        # NO_NUL is what the check below already makes sure of: only a stricter pattern is searched.
+        self.pattern = None if pattern == NO_NUL else re.compile(pattern)
         self.pattern_error = pattern_error
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ValidationError("NUL characters are not allowed.")
-        if not self.pattern.search(text):
+        if self.pattern is not None and not self.pattern.search(text):
             raise ValidationError(self.pattern_error or f"Does not match {self.pattern.pattern}.")
         return text
 
