@@ -44,10 +44,13 @@ _CHANGED = "lixi_api_keys_changed"  # Session.info flag: this transaction change
 
 
 class KeyCache:
-    """memo key → (checked at, generation, value); `forget` empties it and starts a new generation."""
+    """memo key → (checked at, value); `forget` empties it and starts a new generation.
+
+    Every entry belongs to the current generation: `put` stores only within it, `forget` clears.
+    """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, int, Any]] = {}
+        self._entries: dict[str, tuple[float, Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -59,9 +62,9 @@ class KeyCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        checked_at, generation, value = entry
+        checked_at, value = entry
         limit = ttl if confirmed else min(ttl, UNCONFIRMED_SECONDS)
-        if generation != self._generation or time.monotonic() - checked_at >= limit:
+        if time.monotonic() - checked_at >= limit:
             return None
         return value
 
@@ -72,7 +75,7 @@ class KeyCache:
                 return
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = (time.monotonic(), generation, value)
+            self._entries[key] = (time.monotonic(), value)
 
     def forget(self) -> None:
         with self._lock:
