@@ -25,8 +25,6 @@ from lixi.models import IdempotencyRecord
 from lixi.openapi import IDEMPOTENCY_KEY_PARAMETER, MAX_IDEMPOTENCY_KEY_LENGTH, add_operation_doc
 from lixi.timeutil import utcnow
 
-MAX_KEY_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH
-
 
 def _fingerprint() -> str:
     raw = request.get_data(cache=True)
@@ -67,9 +65,9 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return view(*args, **kwargs)
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
             raise InvalidRequest(
-                "Idempotency-Key must be 1 to 255 characters.",
+                f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
                 {"fields": {"Idempotency-Key": ["Invalid length."]}},
             )
         brand_id: int = g.brand_id
