@@ -94,18 +94,26 @@ def list_audit_events(
     return list(db.session.execute(query).scalars())
 
 
-def stamp_once(row: Any, attribute: str, action: str, subject_type: str, data: dict[str, Any]) -> bool:
+def stamp_once(
+    row: Any,
+    attribute: str,
+    action: str,
+    subject_type: str,
+    data: dict[str, Any],
+    also: dict[str, Any] | None = None,
+) -> bool:
     """Set a row's moment (archived_at, disabled_at, revoked_at) once, audited, in one transaction.
 
     A conditional UPDATE: of two people archiving the same thing at once, one stamps and audits
-    it and the other changes nothing. Returns whether this call did it.
+    it and the other changes nothing. `also`: other columns the same statement sets. Returns
+    whether this call did it.
     """
     model = type(row)
     with write_transaction() as session:
         stamped = session.execute(
             update(model)
             .where(model.id == row.id, getattr(model, attribute).is_(None))
-            .values({attribute: utcnow()})
+            .values({attribute: utcnow(), **(also or {})})
             .execution_options(synchronize_session=False)
         )
         if stamped.rowcount == 1:

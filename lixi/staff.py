@@ -13,13 +13,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from lixi.audit import record_audit
+from lixi.audit import record_audit, stamp_once
 from lixi.database import write_transaction
 from lixi.errors import DomainError, ErrorCode, NotFound, invalid_field
 from lixi.extensions import db
 from lixi.merchants import merchant_ids_of_brand
 from lixi.models import Brand, Merchant, StaffRole, StaffUser, scoped
-from lixi.timeutil import utcnow
 
 # Checked when the brand or email is unknown, so either costs the same time as a wrong password.
 _DUMMY_PASSWORD_HASH = generate_password_hash("not a real password")
@@ -122,12 +121,16 @@ def authenticate(brand_slug: str, email: str, password: str, role: str | None = 
     return user
 
 
+# Raising the session version ends every session cookie made before it (see StaffUser.get_id).
+_NEXT_SESSION_VERSION = {"session_version": StaffUser.session_version + 1}
+
+
 def _end_sessions(user_id: int) -> None:
     """Inside a write transaction: every session cookie made before this stops working."""
     db.session.execute(
         update(StaffUser)
         .where(StaffUser.id == user_id)
-        .values(session_version=StaffUser.session_version + 1)
+        .values(_NEXT_SESSION_VERSION)
         .execution_options(synchronize_session=False)
     )
 
@@ -178,14 +181,7 @@ def disable_staff(brand_id: int, staff_id: int) -> StaffUser:
     """The account can no longer log in; its open sessions end at their next request (and stay
     ended: the session version moves too, so no old cookie works should the account come back)."""
     user = get_staff(brand_id, staff_id)
-    with write_transaction() as session:
-        stamped = session.execute(
-            update(StaffUser)
-            .where(StaffUser.id == user.id, StaffUser.disabled_at.is_(None))
-            .values(disabled_at=utcnow(), session_version=StaffUser.session_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if stamped.rowcount == 1:
-            record_audit(brand_id, "staff.disabled", "staff_user", user.id, {"email": user.email})
-    db.session.refresh(user)
+    stamp_once(
+        user, "disabled_at", "staff.disabled", "staff_user", {"email": user.email}, also=_NEXT_SESSION_VERSION
+    )
     return user
