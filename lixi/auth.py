@@ -21,7 +21,7 @@ from lixi.keycache import known_keys, listener
 from lixi.models import ApiKey, StaffUser
 from lixi.plugins import plugged
 from lixi.ratelimit import client_ip, shared_limit_from
-from lixi.staff import authenticate, load_staff, log_out, normalize_email, normalize_slug
+from lixi.staff import authenticate, load_staff, log_out, normalize_email, normalize_slug, staff_actor
 
 KEY_PREFIX = "lx"
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -226,11 +226,6 @@ def log_in_page(area: str, home: str, roles: tuple[str, ...], title: str, subtit
     if not form.is_submitted():
         form.brand.data = (request.args.get("brand") or request.cookies.get(BRAND_COOKIE) or "")[:80]
     return render_template("login.html", form=form, failed=False, title=title, subtitle=subtitle)
-
-
-def staff_actor(user: StaffUser) -> str:
-    """How a staff member is named in the audit trail (and in redemptions' actor)."""
-    return f"staff:{user.id}"
 
 
 def act_for_staff(user: StaffUser) -> None:

@@ -135,11 +135,16 @@ def _end_sessions(user_id: int) -> None:
     )
 
 
+def staff_actor(user: StaffUser) -> str:
+    """How a staff member is named in the audit trail (and in redemptions' actor)."""
+    return f"staff:{user.id}"
+
+
 def log_out(user: StaffUser) -> None:
     """End every session of the account, this one and any other (a saved or copied cookie too)."""
     with write_transaction():
         _end_sessions(user.id)
-        record_audit(user.brand_id, "staff.logged_out", "staff_user", user.id, actor=f"staff:{user.id}")
+        record_audit(user.brand_id, "staff.logged_out", "staff_user", user.id, actor=staff_actor(user))
     db.session.refresh(user)
 
 
