@@ -14,11 +14,16 @@ from flask_babel import get_locale
 LANGUAGES = ("vi", "en")
 
 
+def current_locale() -> str:
+    """The visitor's language code (Vietnamese when none was chosen or negotiated)."""
+    return str(get_locale() or "vi")
+
+
 def money(amount: int | None, currency: str = "VND") -> str:
     """Minor units to display: VND has no minor unit, so 50000 reads '50.000 ₫' in Vietnamese."""
     if amount is None:
         return ""
-    locale = str(get_locale() or "vi")
+    locale = current_locale()
     digits = {"VND": 0, "JPY": 0, "KRW": 0}.get(currency, 2)
     major = amount if digits == 0 else amount / 10**digits
     return format_currency(major, currency, locale=locale, currency_digits=True)
@@ -28,7 +33,7 @@ def number(value: int | float | None) -> str:
     """A count in the visitor's digits: 1234567 reads '1.234.567' in Vietnamese, '1,234,567' in English."""
     if value is None:
         return "—"
-    return format_decimal(value, locale=str(get_locale() or "vi"))
+    return format_decimal(value, locale=current_locale())
 
 
 def percent(share: float | None, digits: int = 1) -> str:
@@ -39,14 +44,14 @@ def percent(share: float | None, digits: int = 1) -> str:
     if share is None:
         return "—"
     pattern = "#,##0" + ("." + "0" * digits + "#" if digits else "") + "%"
-    return format_percent(share, pattern, locale=str(get_locale() or "vi"))
+    return format_percent(share, pattern, locale=current_locale())
 
 
 def local_datetime(instant: datetime | None, tz_name: str) -> str:
     """An instant in the brand's zone; a local midnight (an expiry 'through that day') shows as the day."""
     if instant is None:
         return ""
-    locale = str(get_locale() or "vi")
+    locale = current_locale()
     local = instant.astimezone(ZoneInfo(tz_name))
     if local.time() == time.min:
         return format_date((local - timedelta(days=1)).date(), "long", locale=locale)
@@ -57,7 +62,7 @@ def local_time(instant: datetime | None, tz_name: str) -> str:
     """The time of day in the brand's zone (lists of today's events)."""
     if instant is None:
         return ""
-    locale = str(get_locale() or "vi")
+    locale = current_locale()
     return format_time(instant.astimezone(ZoneInfo(tz_name)), "short", locale=locale)
 
 
@@ -84,5 +89,5 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "vi")
+    app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["url_in_language"] = url_in_language
