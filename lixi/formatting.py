@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ def money(amount: int | None, currency: str = "VND") -> str:
         return ""
     locale = current_locale()
     digits = {"VND": 0, "JPY": 0, "KRW": 0}.get(currency, 2)
-    major = amount if digits == 0 else amount / 10**digits
+    major = Decimal(amount).scaleb(-digits)  # exact: money is never a float
     return format_currency(major, currency, locale=locale, currency_digits=True)
 
 
