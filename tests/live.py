@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
-from harness.liveserver import LiveServer, flask_command
+from harness.liveserver import LiveServer, flask_command, unlimited_env
+from tests.conftest import POSTGRES
 
 
 @dataclass
@@ -40,3 +45,23 @@ def start_live_lixi(env: dict[str, str], **server_options: int) -> LiveLixi:
     brand = json.loads(flask_command(env, "brands", "create", "Live Test", "--json"))
     server = LiveServer(env=env, **server_options).start()
     return LiveLixi(server, brand["api_key"], brand["slug"])
+
+
+def live_database_url(folder: Path) -> str:
+    """On PostgreSQL the live server shares the suite's database (the brand it creates is its own);
+    on SQLite it gets a file of its own in `folder`."""
+    return os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
+
+
+@contextmanager
+def running_lixi(
+    folder: Path, redis_url: str, workers: int = 2, threads: int = 4, **env: str
+) -> Iterator[LiveLixi]:
+    """A live Lixi (limits off, `env` added to its settings) for the block, stopped after it."""
+    lixi = start_live_lixi(
+        unlimited_env(live_database_url(folder), redis_url, **env), workers=workers, threads=threads
+    )
+    try:
+        yield lixi
+    finally:
+        lixi.server.stop()

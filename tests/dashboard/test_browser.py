@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from harness.liveserver import unlimited_env
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch
-from tests.conftest import POSTGRES
-from tests.live import start_live_lixi
+from tests.live import running_lixi
 from tests.vouchers.merchant_helpers import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
@@ -21,13 +18,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
     folder = tmp_path_factory.mktemp("dashboard")
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    env = unlimited_env(database_url, redis_url, DASHBOARD_REFRESH_SECONDS="0.5")
-    lixi = start_live_lixi(env, workers=2, threads=4)
     admin = {"email": "marketing@live.vn", "password": PASSWORD, "role": "brand_admin", "merchant_ids": []}
-    assert lixi.post("/staff", admin).status_code == 201
-    yield lixi
-    lixi.server.stop()
+    with running_lixi(folder, redis_url, DASHBOARD_REFRESH_SECONDS="0.5") as lixi:
+        assert lixi.post("/staff", admin).status_code == 201
+        yield lixi
 
 
 @pytest.fixture(scope="module")

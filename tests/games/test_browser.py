@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from harness.liveserver import unlimited_env
 from tests.browser import assert_accessible, chromium, watch
-from tests.conftest import POSTGRES
-from tests.live import start_live_lixi
+from tests.live import running_lixi
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -18,11 +15,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
-    folder = tmp_path_factory.mktemp("browser")
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    lixi = start_live_lixi(unlimited_env(database_url, redis_url), workers=2, threads=4)
-    yield lixi
-    lixi.server.stop()
+    with running_lixi(tmp_path_factory.mktemp("browser"), redis_url) as lixi:
+        yield lixi
 
 
 @pytest.fixture(scope="module")

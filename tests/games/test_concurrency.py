@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from harness.liveserver import unlimited_env
-from tests.conftest import POSTGRES
-from tests.live import LiveLixi, start_live_lixi
+from tests.live import LiveLixi, running_lixi
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
-    folder = tmp_path_factory.mktemp("games-live")
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    lixi = start_live_lixi(
-        unlimited_env(database_url, redis_url),
-        workers=4,
-        threads=8,
-    )
-    yield lixi
-    lixi.server.stop()
+    with running_lixi(tmp_path_factory.mktemp("games-live"), redis_url, workers=4, threads=8) as lixi:
+        yield lixi
 
 
 def _campaign(live: LiveLixi, prizes: list[dict], **fields) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +15,8 @@ from lixi.app import create_app
 from lixi.auth import revoke_api_key
 from lixi.extensions import db
 from lixi.models import ApiKey
-from tests.conftest import POSTGRES, make_config
+from tests.conftest import make_config
+from tests.live import live_database_url
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -42,7 +42,7 @@ def _round(url: str, key: str) -> list[int]:
 
 
 def test_a_revoked_key_is_refused_by_every_worker_within_a_second(tmp_path, redis_url, migrated):
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{tmp_path / 'live.db'}"
+    database_url = live_database_url(tmp_path)
     env = unlimited_env(database_url, redis_url)
     flask_command(env, "db", "upgrade")
     brand = json.loads(flask_command(env, "brands", "create", "Revocation Live", "--json"))

@@ -4,13 +4,15 @@ a live server with a store and its cashier for the browser tests."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import select
 
-from harness.liveserver import unlimited_env
 from lixi.extensions import db
 from lixi.models import Brand, StaffUser
-from tests.live import LiveLixi, start_live_lixi
+from tests.live import LiveLixi, running_lixi
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test account's password
 CASHIER_EMAIL = "cashier@live.vn"
@@ -57,17 +59,16 @@ def slug_for(email: str) -> str:
     )
 
 
-def start_live_with_cashier(
-    database_url: str, redis_url: str, store_name: str, cashier_name: str
-) -> LiveLixi:
-    """gunicorn (2 × 4, limits off) with one store and its cashier (CASHIER_EMAIL, PASSWORD)."""
-    lixi = start_live_lixi(unlimited_env(database_url, redis_url), workers=2, threads=4)
-    lixi.store = lixi.post("/merchants", {"name": store_name}).json()
-    staff = {
-        "email": CASHIER_EMAIL,
-        "password": PASSWORD,
-        "name": cashier_name,
-        "merchant_ids": [lixi.store["id"]],
-    }
-    assert lixi.post("/staff", staff).status_code == 201
-    return lixi
+@contextmanager
+def live_with_cashier(folder: Path, redis_url: str, store_name: str, cashier_name: str) -> Iterator[LiveLixi]:
+    """A live Lixi (2 × 4, limits off) with one store and its cashier (CASHIER_EMAIL, PASSWORD)."""
+    with running_lixi(folder, redis_url) as lixi:
+        lixi.store = lixi.post("/merchants", {"name": store_name}).json()
+        staff = {
+            "email": CASHIER_EMAIL,
+            "password": PASSWORD,
+            "name": cashier_name,
+            "merchant_ids": [lixi.store["id"]],
+        }
+        assert lixi.post("/staff", staff).status_code == 201
+        yield lixi

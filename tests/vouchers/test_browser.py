@@ -3,15 +3,13 @@ running), keyboard focus after a redemption, and the header on a 412 px phone.""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch
-from tests.conftest import POSTGRES
-from tests.vouchers.merchant_helpers import CASHIER_EMAIL, PASSWORD, start_live_with_cashier
+from tests.vouchers.merchant_helpers import CASHIER_EMAIL, PASSWORD, live_with_cashier
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -21,10 +19,8 @@ PHONE = {"width": 412, "height": 915}  # a common Android phone
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
     folder = tmp_path_factory.mktemp("merchant-browser")
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    lixi = start_live_with_cashier(database_url, redis_url, "Lixi Café Quận Bình Thạnh", "Anh Tú")
-    yield lixi
-    lixi.server.stop()
+    with live_with_cashier(folder, redis_url, "Lixi Café Quận Bình Thạnh", "Anh Tú") as lixi:
+        yield lixi
 
 
 @pytest.fixture(scope="module")

@@ -9,29 +9,20 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
 from harness.liveserver import unlimited_env
-from tests.conftest import POSTGRES
-from tests.live import LiveLixi, start_live_lixi
+from tests.live import LiveLixi, live_database_url, running_lixi, start_live_lixi
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
-def _database_url(tmp_path: Path) -> str:
-    # On PostgreSQL the live server shares the suite's database; the brand it creates is its own.
-    return os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{tmp_path / 'live.db'}"
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
-    env = unlimited_env(_database_url(tmp_path_factory.mktemp("live")), redis_url)
-    lixi = start_live_lixi(env, workers=4, threads=8)
-    yield lixi
-    lixi.server.stop()
+    with running_lixi(tmp_path_factory.mktemp("live"), redis_url, workers=4, threads=8) as lixi:
+        yield lixi
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +99,7 @@ def _worker_pids(master_pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_request_leaves_no_half_redemption(tmp_path, redis_url, migrated):
-    lixi = start_live_lixi(unlimited_env(_database_url(tmp_path), redis_url), workers=3, threads=4)
+    lixi = start_live_lixi(unlimited_env(live_database_url(tmp_path), redis_url), workers=3, threads=4)
     try:
         store = lixi.post("/merchants", {"name": "Kill"}).json()["id"]
         cards = _issue(lixi, _offer(lixi, kind="gift_card", value=100000), 120)

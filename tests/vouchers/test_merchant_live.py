@@ -4,7 +4,6 @@ and two confirms fired together."""
 from __future__ import annotations
 
 import io
-import os
 import threading
 from pathlib import Path
 
@@ -13,13 +12,12 @@ import requests
 from PIL import Image
 
 from tests.browser import chromium, log_in_with_form
-from tests.conftest import POSTGRES
 from tests.vouchers.merchant_helpers import (
     CASHIER_EMAIL,
     PASSWORD,
     form_token,
+    live_with_cashier,
     page_token,
-    start_live_with_cashier,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
@@ -29,11 +27,10 @@ FRAME = (640, 480)
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, redis_url, migrated):
-    folder = tmp_path_factory.mktemp("merchant")
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{folder / 'live.db'}"
-    lixi = start_live_with_cashier(database_url, redis_url, "Lixi Café Quận 1", "Chị Mai")
-    yield lixi
-    lixi.server.stop()
+    with live_with_cashier(
+        tmp_path_factory.mktemp("merchant"), redis_url, "Lixi Café Quận 1", "Chị Mai"
+    ) as lixi:
+        yield lixi
 
 
 def logged_in_session(live) -> tuple[requests.Session, str]:
