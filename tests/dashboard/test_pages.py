@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from lixi.extensions import db
 from lixi.jobs import work
-from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token, slug_for
+from tests.vouchers.merchant_helpers import PASSWORD, log_in, logged_in, page_token, slug_for
 
 ADMIN = "admin@brand-a.vn"
 
@@ -20,18 +20,6 @@ def make_admin(brand_id: int, email: str) -> None:
     from lixi.staff import create_staff
 
     create_staff(brand_id, email, PASSWORD, "brand_admin", "Admin", [])
-
-
-def logged_in(app, email: str) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/dashboard/login")
-    token = form_token(page.get_data(as_text=True))
-    response = client.post(
-        "/dashboard/login",
-        data={"brand": slug_for(email), "email": email, "password": PASSWORD, "csrf_token": token},
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
 
 
 def token_of(client: FlaskClient, path: str = "/dashboard") -> str:
@@ -82,19 +70,15 @@ def test_pages_need_a_brand_admin(app, two_brands, api, merchant):
     # A cashier of the same brand cannot log in here, and their merchant session shows no dashboard.
     api.post("/staff", {"email": "cashier@a.vn", "password": PASSWORD, "merchant_ids": [merchant["id"]]})
     client = app.test_client()
-    token = form_token(client.get("/dashboard/login").get_data(as_text=True))
-    account = {"brand": slug_for("cashier@a.vn"), "email": "cashier@a.vn", "password": PASSWORD}
-    refused = client.post("/dashboard/login", data={**account, "csrf_token": token})
-    assert refused.status_code == 401
-    token = form_token(client.get("/merchant/login").get_data(as_text=True))
-    client.post("/merchant/login", data={**account, "csrf_token": token})
+    assert log_in(client, "dashboard", "cashier@a.vn").status_code == 401
+    log_in(client, "merchant", "cashier@a.vn")
     assert client.get("/merchant").status_code == 200
     assert client.get("/dashboard").status_code == 404
 
 
 def test_an_admin_of_brand_a_gets_404_for_every_page_and_export_of_brand_b(app, two_brands):
     ids = two_brands
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     pages = [
         f"/dashboard/offers/{ids['offer']}",
@@ -155,7 +139,7 @@ def test_an_admin_of_brand_a_gets_404_for_every_page_and_export_of_brand_b(app, 
 
 
 def test_every_form_needs_the_csrf_token(app, two_brands):
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     posts = sorted(
         rule.rule
         for rule in app.url_map.iter_rules()
@@ -171,7 +155,7 @@ def test_every_form_needs_the_csrf_token(app, two_brands):
 
 def test_offers_stores_and_staff_through_the_forms(app, brand):
     make_admin(brand.id, ADMIN)
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     assert (
         client.post(
@@ -243,7 +227,7 @@ def _admin_id(brand_id: int) -> int:
 
 def test_api_keys_are_shown_once_and_revoked(app, brand):
     make_admin(brand.id, ADMIN)
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     page = client.post("/dashboard/api-keys", data={"csrf_token": token, "name": "pos"}).get_data(
         as_text=True
@@ -260,7 +244,7 @@ def test_api_keys_are_shown_once_and_revoked(app, brand):
 
 def test_a_bulk_issue_from_the_dashboard_shows_progress_and_its_csv(app, brand, offer):
     make_admin(brand.id, ADMIN)
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     started = client.post(
         "/dashboard/issues", data={"csrf_token": token, "offer_id": str(offer["id"]), "count": "2.500"}
@@ -288,7 +272,7 @@ def test_an_admin_edits_a_cashiers_stores_and_password(app, brand, api, merchant
     cashier = api.post(
         "/staff", {"email": "mai@cafe.vn", "password": PASSWORD, "merchant_ids": [merchant["id"]]}
     ).get_json()
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     none = client.post(f"/dashboard/staff/{cashier['id']}", data={"csrf_token": token, "name": "Mai"})
     assert none.status_code == 422  # a cashier works somewhere
@@ -313,7 +297,7 @@ def test_an_admin_edits_a_cashiers_stores_and_password(app, brand, api, merchant
 def test_exports_for_excel_start_with_a_bom(app, brand, offer, issue):
     make_admin(brand.id, ADMIN)
     issue(offer["id"], 3)
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     plain = client.get("/dashboard/exports/vouchers.csv")  # a stream: read it before the next request
     disposition, plain_body = plain.headers["Content-Disposition"], plain.get_data(as_text=True)
     excel_body = client.get("/dashboard/exports/vouchers.csv?excel=1").get_data(as_text=True)
@@ -325,7 +309,7 @@ def test_exports_for_excel_start_with_a_bom(app, brand, offer, issue):
 
 def test_odd_query_and_form_values_are_refused_not_crashed(app, brand):
     make_admin(brand.id, ADMIN)
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     huge = "9" * 30
     from webhooks.endpoints import create_endpoint
@@ -349,7 +333,7 @@ def test_odd_query_and_form_values_are_refused_not_crashed(app, brand):
 def test_the_audit_log_reads_as_words_in_the_pages_language(app, brand, api):
     make_admin(brand.id, ADMIN)
     api.post("/offers", {"name": "Giảm giá Tết", "kind": "percent", "value": 10, "max_discount": 1_500_000})
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     vietnamese = client.get("/dashboard/audit?action=offer.&lang=vi").get_data(as_text=True)
     assert "tên: Giảm giá Tết" in vietnamese and "loại: percent" in vietnamese
     assert "\\u" not in vietnamese and "{&#34;" not in vietnamese and '{"' not in vietnamese  # was JSON
@@ -378,7 +362,7 @@ def test_campaign_page_figures_follow_the_locale(app, brand, api, make_offer):
     offer = make_offer(value=20000)
     prizes = [{"label": "Giảm 20k", "weight": 1, "offer_id": offer["id"]}, {"label": "Trượt", "weight": 2}]
     campaign = api.post("/campaigns", {"name": "Quay", "game": "spin_wheel", "prizes": prizes}).get_json()
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     vietnamese = client.get(f"/dashboard/campaigns/{campaign['id']}?lang=vi").get_data(as_text=True)
     assert "33,33%" in vietnamese and "66,67%" in vietnamese  # was 33.33%
     english = client.get(f"/dashboard/campaigns/{campaign['id']}?lang=en").get_data(as_text=True)
@@ -387,7 +371,7 @@ def test_campaign_page_figures_follow_the_locale(app, brand, api, make_offer):
 
 def test_a_mistyped_number_on_the_offer_edit_form_is_shown_not_crashed(app, brand, offer):
     make_admin(brand.id, ADMIN)
-    client = logged_in(app, ADMIN)
+    client = logged_in(app, "dashboard", ADMIN)
     token = token_of(client)
     edited = client.post(
         f"/dashboard/offers/{offer['id']}", data={"csrf_token": token, "name": "Giảm 50k", "min_bill": "20k"}

@@ -10,23 +10,11 @@ from lixi.extensions import db
 from lixi.models import AuditEvent, StaffUser
 from lixi.staff import create_staff
 from tests.conftest import error_code
-from tests.vouchers.merchant_helpers import PASSWORD, brand_slug, form_token, page_token
+from tests.vouchers.merchant_helpers import PASSWORD, logged_in, page_token
 
 ADMIN = "admin@cafe.vn"
 CASHIER = "mai@cafe.vn"
 NEW_PASSWORD = "a brand new password"  # noqa: S105 - a test account's password
-
-
-def log_in(
-    app: Flask, area: str, email: str, password: str = PASSWORD, brand_id: int | None = None
-) -> FlaskClient:
-    client = app.test_client()
-    token = form_token(client.get(f"/{area}/login").get_data(as_text=True))
-    account = db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one()
-    data = {"brand": brand_slug(brand_id or account.brand_id), "email": email, "password": password}
-    response = client.post(f"/{area}/login", data={**data, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
 
 
 def copy_of(client: FlaskClient, app: Flask) -> FlaskClient:
@@ -45,7 +33,7 @@ def accounts(app: Flask, brand_id: int, merchant_id: int) -> None:
 
 def test_a_saved_dashboard_cookie_is_refused_after_log_out(app, brand, merchant):
     accounts(app, brand.id, merchant["id"])
-    admin = log_in(app, "dashboard", ADMIN)
+    admin = logged_in(app, "dashboard", ADMIN)
     saved = copy_of(admin, app)
     assert saved.get("/dashboard").status_code == 200  # the copy works while the session lives
 
@@ -55,14 +43,14 @@ def test_a_saved_dashboard_cookie_is_refused_after_log_out(app, brand, merchant)
     refused = saved.get("/dashboard")
     assert refused.status_code == 302 and "/dashboard/login" in refused.headers["Location"]
     assert admin.get("/dashboard").status_code == 302
-    assert log_in(app, "dashboard", ADMIN).get("/dashboard").status_code == 200  # a new log-in works
+    assert logged_in(app, "dashboard", ADMIN).get("/dashboard").status_code == 200  # a new log-in works
     actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.action == "staff.logged_out"))
     assert list(actions.scalars()) == ["staff.logged_out"]
 
 
 def test_a_saved_merchant_cookie_is_refused_after_log_out(app, brand, merchant):
     accounts(app, brand.id, merchant["id"])
-    cashier = log_in(app, "merchant", CASHIER)
+    cashier = logged_in(app, "merchant", CASHIER)
     saved = copy_of(cashier, app)
     assert saved.get("/merchant").status_code == 200
     token = page_token(saved.get("/merchant").get_data(as_text=True))
@@ -82,8 +70,8 @@ def test_a_saved_merchant_cookie_is_refused_after_log_out(app, brand, merchant):
 def test_log_out_ends_every_session_of_the_account(app, brand, merchant):
     """The chosen rule: log-out is "log out everywhere" (a session version per account)."""
     accounts(app, brand.id, merchant["id"])
-    phone, tablet = log_in(app, "merchant", CASHIER), log_in(app, "merchant", CASHIER)
-    admin = log_in(app, "dashboard", ADMIN)
+    phone, tablet = logged_in(app, "merchant", CASHIER), logged_in(app, "merchant", CASHIER)
+    admin = logged_in(app, "dashboard", ADMIN)
     assert tablet.get("/merchant").status_code == 200
     page = phone.get("/merchant").get_data(as_text=True)
     phone.post("/merchant/logout", data={"csrf_token": page_token(page)})
@@ -93,9 +81,9 @@ def test_log_out_ends_every_session_of_the_account(app, brand, merchant):
 
 def test_an_admin_resetting_a_cashiers_password_ends_the_cashiers_sessions(app, brand, merchant):
     accounts(app, brand.id, merchant["id"])
-    cashier = log_in(app, "merchant", CASHIER)
+    cashier = logged_in(app, "merchant", CASHIER)
     saved = copy_of(cashier, app)
-    admin = log_in(app, "dashboard", ADMIN)
+    admin = logged_in(app, "dashboard", ADMIN)
     cashier_id = db.session.execute(select(StaffUser.id).where(StaffUser.email == CASHIER)).scalar_one()
     token = page_token(admin.get("/dashboard").get_data(as_text=True))
     form = {"csrf_token": token, "name": "Chị Mai", "merchant_ids": [str(merchant["id"])]}
@@ -110,12 +98,12 @@ def test_an_admin_resetting_a_cashiers_password_ends_the_cashiers_sessions(app, 
         ended = browser.get("/merchant")
         assert ended.status_code == 302 and "/merchant/login" in ended.headers["Location"]
     assert admin.get("/dashboard").status_code == 200
-    assert log_in(app, "merchant", CASHIER, NEW_PASSWORD).get("/merchant").status_code == 200
+    assert logged_in(app, "merchant", CASHIER, NEW_PASSWORD).get("/merchant").status_code == 200
 
 
 def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(app, brand, merchant):
     accounts(app, brand.id, merchant["id"])
-    here, elsewhere = log_in(app, "dashboard", ADMIN), log_in(app, "dashboard", ADMIN)
+    here, elsewhere = logged_in(app, "dashboard", ADMIN), logged_in(app, "dashboard", ADMIN)
     admin_id = db.session.execute(select(StaffUser.id).where(StaffUser.email == ADMIN)).scalar_one()
     token = page_token(here.get("/dashboard").get_data(as_text=True))
     changed = here.post(f"/dashboard/staff/{admin_id}", data={"csrf_token": token, "password": NEW_PASSWORD})
@@ -126,8 +114,8 @@ def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(app, 
 
 def test_disabling_an_account_ends_its_sessions(app, brand, merchant):
     accounts(app, brand.id, merchant["id"])
-    cashier = log_in(app, "merchant", CASHIER)
-    admin = log_in(app, "dashboard", ADMIN)
+    cashier = logged_in(app, "merchant", CASHIER)
+    admin = logged_in(app, "dashboard", ADMIN)
     cashier_id = db.session.execute(select(StaffUser.id).where(StaffUser.email == CASHIER)).scalar_one()
     version = db.session.get(StaffUser, cashier_id).session_version
     assert cashier.get("/merchant").status_code == 200

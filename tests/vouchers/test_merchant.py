@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from lixi.models import AuditEvent
 from tests.conftest import error_code, fresh_app
-from tests.vouchers.merchant_helpers import PASSWORD, form_token, page_token, slug_for
+from tests.vouchers.merchant_helpers import PASSWORD, form_token, log_in, page_token
 
 
 def make_staff(api, email: str, merchant_ids: list[int], **fields) -> dict:
@@ -17,19 +17,12 @@ def make_staff(api, email: str, merchant_ids: list[int], **fields) -> dict:
     return response.get_json()
 
 
-def log_in(client: FlaskClient, email: str, password: str = PASSWORD, brand: str | None = None):
-    page = client.get("/merchant/login")
-    token = form_token(page.get_data(as_text=True))
-    data = {"brand": brand or slug_for(email), "email": email, "password": password, "csrf_token": token}
-    return client.post("/merchant/login", data=data)
-
-
 class Cashier:
     """A logged-in staff browser session: JSON calls carry the page's CSRF token."""
 
     def __init__(self, client: FlaskClient, email: str) -> None:
         self.client = client
-        response = log_in(client, email)
+        response = log_in(client, "merchant", email)
         assert response.status_code == 302, response.get_data(as_text=True)
         self.refresh_token()
 
@@ -110,13 +103,13 @@ def test_pages_need_a_log_in(client):
 def test_a_wrong_password_is_refused_in_words(app, api, merchant):
     make_staff(api, "an@cafe.vn", [merchant["id"]])
     client = app.test_client()
-    wrong = log_in(client, "an@cafe.vn", "not the password")
+    wrong = log_in(client, "merchant", "an@cafe.vn", "not the password")
     assert wrong.status_code == 401
     assert 'data-testid="login-error"' in wrong.get_data(as_text=True)
     assert client.get("/merchant").status_code == 302  # still logged out
-    unknown = log_in(client, "nobody@cafe.vn")
+    unknown = log_in(client, "merchant", "nobody@cafe.vn")
     assert unknown.status_code == 401  # the same answer as a wrong password
-    right = log_in(client, "AN@cafe.vn")
+    right = log_in(client, "merchant", "AN@cafe.vn")
     assert right.status_code == 302 and right.headers["Location"].endswith("/merchant")
 
 
@@ -132,18 +125,19 @@ def test_log_in_without_the_csrf_token_is_refused(app, api, merchant):
 def test_repeated_failures_lock_the_account_even_for_the_right_password(app, api, merchant):
     make_staff(api, "an@cafe.vn", [merchant["id"]])
     for _ in range(5):  # RATE_LIMIT_LOGIN_PER_ACCOUNT: 5 failures per 15 minutes
-        assert log_in(app.test_client(), "an@cafe.vn", "guess").status_code == 401
-    locked = log_in(app.test_client(), "an@cafe.vn")
+        assert log_in(app.test_client(), "merchant", "an@cafe.vn", "guess").status_code == 401
+    locked = log_in(app.test_client(), "merchant", "an@cafe.vn")
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     make_staff(api, "binh@cafe.vn", [merchant["id"]])
-    assert log_in(app.test_client(), "binh@cafe.vn").status_code == 302  # other accounts are not locked
+    other = log_in(app.test_client(), "merchant", "binh@cafe.vn")
+    assert other.status_code == 302  # other accounts are not locked
 
 
 @pytest.mark.parametrize("app", [{"RATE_LIMIT_LOGIN_PER_IP": "3 per 15 minutes"}], indirect=True)
 def test_failures_from_one_address_are_limited_across_accounts(app, api, merchant):
     for n in range(3):
-        assert log_in(app.test_client(), f"guess{n}@cafe.vn", "guess").status_code == 401
-    assert log_in(app.test_client(), "guess9@cafe.vn", "guess").status_code == 429
+        assert log_in(app.test_client(), "merchant", f"guess{n}@cafe.vn", "guess").status_code == 401
+    assert log_in(app.test_client(), "merchant", "guess9@cafe.vn", "guess").status_code == 429
 
 
 def test_a_disabled_account_cannot_log_in(app, api, merchant):
@@ -156,7 +150,7 @@ def test_a_disabled_account_cannot_log_in(app, api, merchant):
     db.session.execute(db.update(StaffUser).values(disabled_at=utcnow()))
     db.session.commit()
     assert cashier.client.get("/merchant").status_code == 302  # the open session ends too
-    assert log_in(app.test_client(), "an@cafe.vn").status_code == 401
+    assert log_in(app.test_client(), "merchant", "an@cafe.vn").status_code == 401
 
 
 # --- check and redeem -------------------------------------------------------------------------
@@ -349,7 +343,7 @@ def test_staff_of_two_stores_choose_one(app, api, offer):
     second = api.post("/merchants", {"name": "Quận 3"}).get_json()
     make_staff(api, "both@cafe.vn", [first["id"], second["id"]])
     client = app.test_client()
-    log_in(client, "both@cafe.vn")
+    log_in(client, "merchant", "both@cafe.vn")
     picker = client.get("/merchant").get_data(as_text=True)
     assert "Quận 1" in picker and "Quận 3" in picker and 'id="counter"' not in picker
     token = form_token(picker)
