@@ -169,8 +169,9 @@ def _subscribed_topics(brand_id: int) -> frozenset[str]:
         topics.update(endpoint_topics or topics_offered())  # no topics: every topic
     if len(_subscriptions) > 10_000:
         _subscriptions.clear()
-    _subscriptions[brand_id] = (now, frozenset(topics))
-    return _subscriptions[brand_id][1]
+    subscribed = frozenset(topics)
+    _subscriptions[brand_id] = (now, subscribed)
+    return subscribed
 
 
 def forget_subscriptions(brand_id: int | None = None) -> None:
