@@ -14,6 +14,7 @@ from lixi.auth import init_staff_sessions
 from lixi.config import ROOT, Config
 from lixi.extensions import babel, csrf, db, limiter, migrate
 from lixi.formatting import register_template_helpers
+from lixi.keycache import init_keycache
 from lixi.models import MAX_ID
 from lixi.openapi import api, document_api, spec_options
 from lixi.outbox import init_outbox
@@ -70,6 +71,7 @@ class IdConverter(IntegerConverter):
 def register_extensions(app: Flask) -> None:
     init_plugins(app)
     init_outbox()
+    init_keycache()
     app.url_map.converters["int"] = IdConverter
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (ROOT / "instance").mkdir(exist_ok=True)

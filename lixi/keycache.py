@@ -179,7 +179,6 @@ def announce_key_change() -> None:
         log.exception("API key change not announced to the other workers")
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_key_statements(state: ORMExecuteState) -> None:
     """UPDATE or DELETE statements on api_keys (stamp_once, seed-demo's retirement of old keys)."""
     if state.is_update or state.is_delete:
@@ -188,8 +187,6 @@ def _note_key_statements(state: ORMExecuteState) -> None:
             state.session.info[_CHANGED] = True
 
 
-@event.listens_for(ApiKey, "after_update")
-@event.listens_for(ApiKey, "after_delete")
 def _note_key_flush(_mapper: Any, _connection: Any, api_key: ApiKey) -> None:
     """A key changed through the unit of work (`api_key.revoked_at = …`, then commit)."""
     session = object_session(api_key)
@@ -197,12 +194,22 @@ def _note_key_flush(_mapper: Any, _connection: Any, api_key: ApiKey) -> None:
         session.info[_CHANGED] = True
 
 
-@event.listens_for(Session, "after_commit")
 def _announce_after_commit(session: Session) -> None:
     if session.info.pop(_CHANGED, False):
         announce_key_change()
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_CHANGED, None)
+
+
+def init_keycache() -> None:
+    """Note every committed change to api_keys: once per process, however many apps (as
+    lixi.outbox.init_outbox), not at import."""
+    if event.contains(Session, "after_commit", _announce_after_commit):
+        return
+    event.listen(Session, "do_orm_execute", _note_key_statements)
+    event.listen(ApiKey, "after_update", _note_key_flush)
+    event.listen(ApiKey, "after_delete", _note_key_flush)
+    event.listen(Session, "after_commit", _announce_after_commit)
+    event.listen(Session, "after_rollback", _forget_rolled_back)
