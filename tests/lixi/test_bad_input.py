@@ -9,8 +9,7 @@ import pytest
 from flask import request
 
 from tests.conftest import error_code
-from tests.vouchers.merchant_helpers import form_token
-from tests.vouchers.test_merchant import Cashier, make_staff
+from tests.vouchers.merchant_helpers import Cashier, form_token, make_staff
 
 LONE = "a\ud800b"  # json.dumps escapes it as "a\\ud800b", which is what arrives on the wire
 DEEP = "[" * 1000 + "]" * 1000

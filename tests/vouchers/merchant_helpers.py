@@ -1,5 +1,6 @@
-"""Logging staff in through the real form (CSRF token and all), with the test client or requests, and
-a live server with a store and its cashier for the browser tests."""
+"""Staff for the merchant and dashboard tests: accounts, logging in through the real form (CSRF
+token and all), a cashier's session with the test client, and a live server with a store and its
+cashier for the browser tests."""
 
 from __future__ import annotations
 
@@ -75,6 +76,43 @@ def logged_in(app: Flask, area: str, email: str, password: str = PASSWORD) -> Fl
     response = log_in(client, area, email, password)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def make_staff(api, email: str, merchant_ids: list[int], **fields) -> dict:
+    body = {"email": email, "password": PASSWORD, "name": email.split("@")[0], "merchant_ids": merchant_ids}
+    response = api.post("/staff", {**body, **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+class Cashier:
+    """A logged-in staff browser session: JSON calls carry the page's CSRF token."""
+
+    def __init__(self, client: FlaskClient, email: str) -> None:
+        self.client = client
+        response = log_in(client, "merchant", email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        self.refresh_token()
+
+    def refresh_token(self) -> None:
+        page = self.client.get("/merchant")
+        assert page.status_code == 200
+        self.token = page_token(page.get_data(as_text=True))
+        self.page = page.get_data(as_text=True)
+
+    def check(self, code: str, **fields):
+        return self.client.post(
+            "/merchant/api/check", json={"code": code, **fields}, headers={"X-CSRFToken": self.token}
+        )
+
+    def redeem(self, code: str, key: str | None = None, **fields):
+        headers = {"X-CSRFToken": self.token, **({"Idempotency-Key": key} if key else {})}
+        return self.client.post("/merchant/api/redeem", json={"code": code, **fields}, headers=headers)
+
+    def void(self, redemption_id: int, reason: str):
+        return self.client.post(
+            f"/merchant/redemptions/{redemption_id}/void", data={"reason": reason, "csrf_token": self.token}
+        )
 
 
 @contextmanager

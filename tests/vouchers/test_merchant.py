@@ -3,48 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskClient
 
 from lixi.models import AuditEvent
 from tests.conftest import error_code, fresh_app
-from tests.vouchers.merchant_helpers import PASSWORD, form_token, log_in, page_token
-
-
-def make_staff(api, email: str, merchant_ids: list[int], **fields) -> dict:
-    body = {"email": email, "password": PASSWORD, "name": email.split("@")[0], "merchant_ids": merchant_ids}
-    response = api.post("/staff", {**body, **fields})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-class Cashier:
-    """A logged-in staff browser session: JSON calls carry the page's CSRF token."""
-
-    def __init__(self, client: FlaskClient, email: str) -> None:
-        self.client = client
-        response = log_in(client, "merchant", email)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        self.refresh_token()
-
-    def refresh_token(self) -> None:
-        page = self.client.get("/merchant")
-        assert page.status_code == 200
-        self.token = page_token(page.get_data(as_text=True))
-        self.page = page.get_data(as_text=True)
-
-    def check(self, code: str, **fields):
-        return self.client.post(
-            "/merchant/api/check", json={"code": code, **fields}, headers={"X-CSRFToken": self.token}
-        )
-
-    def redeem(self, code: str, key: str | None = None, **fields):
-        headers = {"X-CSRFToken": self.token, **({"Idempotency-Key": key} if key else {})}
-        return self.client.post("/merchant/api/redeem", json={"code": code, **fields}, headers=headers)
-
-    def void(self, redemption_id: int, reason: str):
-        return self.client.post(
-            f"/merchant/redemptions/{redemption_id}/void", data={"reason": reason, "csrf_token": self.token}
-        )
+from tests.vouchers.merchant_helpers import PASSWORD, Cashier, form_token, log_in, make_staff
 
 
 @pytest.fixture
