@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from harness.liveserver import unlimited_env
 from lixi.config import ROOT
-from tests.conftest import POSTGRES
-from tests.live import start_live_lixi
+from tests.live import running_lixi
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -168,17 +166,13 @@ FUZZ_CONFIG = ROOT / "tests" / "fuzz" / "schemathesis.toml"
 @pytest.fixture
 def live_fuzz_target(tmp_path, redis_url, migrated):
     """A live server (gunicorn) with its own database, rate limits raised, and data to hit."""
-    database_url = os.environ["DATABASE_URL"] if POSTGRES else f"sqlite:///{tmp_path / 'fuzz.db'}"
-    live = start_live_lixi(unlimited_env(database_url, redis_url), workers=2, threads=4)
-    try:
+    with running_lixi(tmp_path, redis_url) as live:
         live.post("/merchants", {"name": "Fuzz store"})
         live.post("/members", {"external_id": "m-1"})
         for kind, value in (("fixed_amount", 1000), ("percent", 10), ("gift_card", 100000)):
             offer = live.post("/offers", {"name": kind, "kind": kind, "value": value}).json()
             live.post("/vouchers", {"offer_id": offer["id"], "count": 3})
         yield live
-    finally:
-        live.server.stop()
 
 
 @pytest.mark.slow
