@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import error_code
+
 
 def _campaign(api, prizes: list[dict]):
     return api.post("/campaigns", {"name": "Tết", "game": "spin_wheel", "prizes": prizes})
@@ -16,9 +18,8 @@ def test_a_prize_with_a_value_but_no_offer_is_refused_naming_it(api, offer):
         ],
     )
     assert response.status_code == 422
-    error = response.get_json()["error"]
-    assert error["code"] == "invalid_request"
-    assert "no value" in error["details"]["fields"]["prizes"]["1"]["value"][0]
+    assert error_code(response) == "invalid_request"
+    assert "no value" in response.get_json()["error"]["details"]["fields"]["prizes"]["1"]["value"][0]
 
 
 def test_a_valued_prize_with_an_offer_and_an_empty_slot_are_accepted(api, offer):

@@ -22,9 +22,8 @@ def _post_json(client, path: str, body: object, headers: dict | None = None):
 
 def _field_error(response, *path: str) -> list[str]:
     assert response.status_code == 422, response.get_data(as_text=True)
-    error = response.get_json()["error"]
-    assert error["code"] == "invalid_request"
-    node = error["details"]["fields"]
+    assert error_code(response) == "invalid_request"
+    node = response.get_json()["error"]["details"]["fields"]
     for key in path:
         node = node[key]
     return node
