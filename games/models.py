@@ -152,6 +152,7 @@ class MemberEvent(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     type: Mapped[str] = mapped_column(String(30))
     amount: Mapped[int | None] = mapped_column(BigInteger)
+    refund_of: Mapped[str | None] = mapped_column(String(100))  # a refund: the purchase's external_id
     grants: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
