@@ -1,4 +1,4 @@
-"""Loyalty: points ledger and buckets, accounts, tiers, rewards, referrals, birthdays; refunds on member events
+"""Loyalty: points ledger and buckets, accounts, tiers, rewards, referrals, birthdays; refunds
 
 Revision ID: e5a1b2c3d4f6
 Revises: d3a9c6e1f2b4
@@ -6,11 +6,10 @@ Create Date: 2026-11-30 18:57:44.468072
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lixi.database
-
 
 # revision identifiers, used by Alembic.
 revision = "e5a1b2c3d4f6"
