@@ -62,6 +62,13 @@ class Config:
         # The merchant page: scans of unknown codes per cashier and per store (guessing by hand).
         self.RATE_LIMIT_FAILED_SCANS_PER_STAFF = _env("RATE_LIMIT_FAILED_SCANS_PER_STAFF", "10 per 5 minutes")
         self.RATE_LIMIT_FAILED_SCANS_PER_STORE = _env("RATE_LIMIT_FAILED_SCANS_PER_STORE", "30 per 5 minutes")
+        # The till: purchases recorded on member cards, per cashier and per store (a cashier cannot
+        # pump points into a friend's card faster than a real queue moves).
+        self.RATE_LIMIT_TILL_PURCHASES_PER_STAFF = _env("RATE_LIMIT_TILL_PURCHASES_PER_STAFF", "60 per hour")
+        self.RATE_LIMIT_TILL_PURCHASES_PER_STORE = _env("RATE_LIMIT_TILL_PURCHASES_PER_STORE", "300 per hour")
+        # The member's page: reward exchanges per member (whatever link they use) and per client address.
+        self.RATE_LIMIT_EXCHANGES_PER_MEMBER = _env("RATE_LIMIT_EXCHANGES_PER_MEMBER", "10 per minute")
+        self.RATE_LIMIT_EXCHANGES_PER_IP = _env("RATE_LIMIT_EXCHANGES_PER_IP", "120 per minute")
 
         # Staff sessions: a signed cookie that lasts a shift; Secure when served over HTTPS.
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=float(_env("STAFF_SESSION_HOURS", "12")))

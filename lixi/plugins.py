@@ -33,6 +33,19 @@ class Sweep:
     every: str
 
 
+@dataclass(frozen=True)
+class ScanTarget:
+    """Something other than a voucher that the merchant's scanner may read (a member card): a QR
+    whose URL path starts with `path_prefix`, or typed text matching `typed` (a regular expression
+    the page's script runs), opens the staff page `endpoint` with ?code=<what was read>. `label`
+    names a link to that page on the counter (for typing without the scanner)."""
+
+    endpoint: str
+    path_prefix: str
+    typed: str | None = None
+    label: Any = None  # a lazy_gettext string, translated when the counter is drawn
+
+
 @dataclass
 class Plugins:
     login_pages: dict[str, str] = field(default_factory=dict)  # path prefix -> its log-in endpoint
@@ -41,6 +54,8 @@ class Plugins:
     outbox_hooks: list[OutboxHook] = field(default_factory=list)
     demo_seeders: list[tuple[int, Callable[[Any], None]]] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
+    scan_targets: list[ScanTarget] = field(default_factory=list)
+    member_home: str | None = None  # the endpoint of the member's own page (takes ?t=<member link>)
 
 
 def plugged(app: Flask | None = None) -> Plugins:
@@ -82,3 +97,15 @@ def add_demo_seeder(app: Flask, order: int, seeder: Callable[[Any], None]) -> No
 def add_sweep(app: Flask, run: Callable[[], Any], every: str) -> None:
     """`run()` is called by the worker command every `app.config[every]` seconds, in an app context."""
     plugged(app).sweeps.append(Sweep(run, every))
+
+
+def add_scan_target(
+    app: Flask, endpoint: str, path_prefix: str, typed: str | None = None, label: Any = None
+) -> None:
+    """The merchant's scanner sends what it reads to `endpoint` when it is not a voucher (ScanTarget)."""
+    plugged(app).scan_targets.append(ScanTarget(endpoint, path_prefix, typed, label))
+
+
+def add_member_home(app: Flask, endpoint: str) -> None:
+    """The member's own page: a member link made without a campaign opens `endpoint` (?t=<token>)."""
+    plugged(app).member_home = endpoint
