@@ -103,6 +103,17 @@ class Config:
         self.WEBHOOK_ENDPOINT_CACHE_SECONDS = float(_env("WEBHOOK_ENDPOINT_CACHE_SECONDS", "10"))
         self.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = _env("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "0") == "1"
 
+        # Mail (lixi.mail): SMTP_URL is smtp://user:password@host:587?starttls=1 or smtps://…:465;
+        # without it mail is written as .eml files to MAIL_FILE_DIR (development). Retries back off
+        # as webhooks do (base × 2**attempts, capped at an hour); the sweep re-queues lost sends.
+        self.SMTP_URL = _env("SMTP_URL", "")
+        self.MAIL_FROM = _env("MAIL_FROM", "Lixi <no-reply@localhost>")
+        self.MAIL_FILE_DIR = _env("MAIL_FILE_DIR", str(ROOT / "instance" / "mail"))
+        self.MAIL_MAX_ATTEMPTS = int(_env("MAIL_MAX_ATTEMPTS", "8"))
+        self.MAIL_TIMEOUT_SECONDS = float(_env("MAIL_TIMEOUT_SECONDS", "10"))
+        self.MAIL_RETRY_BASE_SECONDS = float(_env("MAIL_RETRY_BASE_SECONDS", "30"))
+        self.MAIL_SWEEP_SECONDS = int(_env("MAIL_SWEEP_SECONDS", "30"))
+
         # Bulk issues and CSV exports: the largest bulk issue; vouchers per bulk transaction (a
         # crashed worker redoes at most one chunk, and other SQLite writers wait at most one chunk);
         # rows per page of a streamed export (what an export holds in memory at once).
