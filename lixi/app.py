@@ -8,7 +8,7 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from lixi import cli, errors
+from lixi import cli, errors, mail
 from lixi.api import blp as kernel_api
 from lixi.auth import init_staff_sessions
 from lixi.config import ROOT, Config
@@ -19,7 +19,7 @@ from lixi.models import MAX_ID
 from lixi.openapi import api, document_api, spec_options
 from lixi.outbox import init_outbox
 from lixi.parsing import register_request_parsing
-from lixi.plugins import add_json_paths, init_plugins
+from lixi.plugins import add_json_paths, add_sweep, init_plugins
 from lixi.redis_client import redis_client
 from lixi.security import register_security_headers
 
@@ -92,10 +92,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_kernel(app: Flask) -> None:
-    """What the kernel serves itself: its API (members, merchants, staff) and its commands."""
+    """What the kernel serves itself: its API (members, merchants, staff), its commands, the mail sweep."""
     api.register_blueprint(kernel_api)
     add_json_paths(app, "/api/")
     cli.register(app)
+    add_sweep(app, mail.sweep_mail, every="MAIL_SWEEP_SECONDS")
 
 
 def register_domains(app: Flask) -> None:
