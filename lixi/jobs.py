@@ -6,6 +6,7 @@ job is a plain service function (`vouchers.bulk.run_bulk_issue`, `webhooks.deliv
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +42,22 @@ def queue() -> Queue:
 def enqueue(function: Any, *args: Any, **options: Any) -> Job:
     """Queue `function(*args)` for a worker; `options` are RQ's (retry=Retry(...), job_id=…)."""
     return queue().enqueue(function, *args, **options)
+
+
+def enqueue_at(run_at: datetime, function: Any, *args: Any) -> Job:
+    """Queue `function(*args)` to run at `run_at` (raises RedisError): a retry's next try.
+
+    RQ's scheduler counts whole seconds (it releases a job once its second has begun): rounded
+    up, so the job never runs before the row it retries is due and finds nothing to claim.
+    """
+    if run_at.microsecond:
+        run_at = run_at.replace(microsecond=0) + timedelta(seconds=1)
+    return queue().enqueue_at(run_at, function, *args)
+
+
+def backoff_seconds(attempt: int, base: float, cap: float = 3600) -> float:
+    """The wait before the try after `attempt` failed ones: base × 2**attempt, capped."""
+    return min(base * 2**attempt, cap)
 
 
 class AppJob(Job):

@@ -12,7 +12,7 @@ from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Member, scoped
 
-PROFILE_FIELDS = ("name", "phone", "email", "birthday")
+PROFILE_FIELDS = ("name", "phone", "email", "birthday", "subscribed")
 
 
 def find_member(brand_id: int, external_id: str) -> Member | None:
@@ -28,7 +28,7 @@ def get_member(brand_id: int, external_id: str) -> Member:
 
 
 def upsert_member(
-    brand_id: int, external_id: str, profile: dict[str, str | date | None]
+    brand_id: int, external_id: str, profile: dict[str, str | date | bool | None]
 ) -> tuple[Member, bool]:
     """Create the member or update the given fields; returns (member, created)."""
     changes = {name: profile[name] for name in PROFILE_FIELDS if name in profile}

@@ -11,6 +11,7 @@ messages not yet handled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event, insert
@@ -39,7 +40,14 @@ def publish(brand_id: int, topic: str, payload: dict[str, Any]) -> None:
     ).scalar_one()
     for hook in plugins.outbox_hooks:
         if hook.wants(brand_id, topic):
-            session.info.setdefault(_PENDING, []).append((hook.after_commit, message_id))
+            call_after_commit(hook.after_commit, message_id)
+
+
+def call_after_commit(after_commit: Callable[[list[int]], None], row_id: int) -> None:
+    """After the current transaction commits, `after_commit(ids)` gets this id with the others it
+    was given in that transaction (one call per callable); after a rollback, nothing. The outbox's
+    readers and the mail queue (lixi.mail) nudge their workers this way; it must not raise."""
+    db.session().info.setdefault(_PENDING, []).append((after_commit, row_id))
 
 
 def _after_commit(session: Session) -> None:

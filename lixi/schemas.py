@@ -117,6 +117,9 @@ class MemberInSchema(Schema):
     phone = Text(validate=validate.Length(max=32), allow_none=True)
     email = fields.Email(validate=validate.Length(max=254), allow_none=True)
     birthday = Day(allow_none=True, min_year=1900)
+    subscribed = fields.Boolean(
+        metadata={"description": "The member agreed to the brand's mail and messages (default false)."}
+    )
 
 
 class MemberOutSchema(Schema):
@@ -127,6 +130,7 @@ class MemberOutSchema(Schema):
     email = fields.String(allow_none=True)
     birthday = fields.Date(allow_none=True)
     tier = fields.String()
+    subscribed = fields.Boolean()
     created_at = fields.AwareDateTime()
 
 
