@@ -171,3 +171,27 @@
     poll();
   }
 })();
+
+// --- loyalty: members against the goal, and the statement's print button --------------------
+(function () {
+  "use strict";
+  const growth = document.getElementById("growth-data");
+  if (growth && window.Chart) {
+    const data = JSON.parse(growth.textContent);
+    const red = "#c8102e", gold = "#b8860b";
+    const datasets = [{ label: data.names.total, data: data.total, borderColor: red, backgroundColor: red, spanGaps: false }];
+    if (data.goal.some((value) => value !== null)) {
+      datasets.push({ label: data.names.goal, data: data.goal, borderColor: gold, backgroundColor: gold, borderDash: [6, 4], pointRadius: 0 });
+    }
+    new window.Chart(document.getElementById("chart-growth"), {
+      type: "line",
+      data: { labels: data.labels, datasets },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, locale: document.documentElement.lang || "vi",
+                 scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  }
+  document.querySelectorAll("[data-print]").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", () => window.print());
+  });
+})();
