@@ -6,6 +6,8 @@ from flask import Flask
 
 from dashboard.campaign_views import bp as campaign_pages
 from dashboard.catalog_views import bp as catalog_pages
+from dashboard.loyalty_views import bp as loyalty_pages
+from dashboard.mail_views import bp as mail_pages
 from dashboard.settings_views import bp as settings_pages
 from dashboard.views import auth_bp as log_in_pages
 from dashboard.views import bp as home_pages
@@ -15,7 +17,16 @@ from lixi.plugins import add_demo_seeder, add_login_page
 
 def register(app: Flask) -> None:
     """The dashboard's pages and where its staff log in."""
-    for blueprint in (log_in_pages, home_pages, catalog_pages, campaign_pages, settings_pages):
+    pages = (
+        log_in_pages,
+        home_pages,
+        catalog_pages,
+        campaign_pages,
+        settings_pages,
+        mail_pages,
+        loyalty_pages,
+    )
+    for blueprint in pages:
         app.register_blueprint(blueprint)
     add_login_page(app, "/dashboard", "dashboard_auth.login")
     add_demo_seeder(app, 70, add_dashboard_page)
