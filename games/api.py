@@ -21,6 +21,7 @@ from games.schemas import (
 )
 from lixi.blueprints import SECURITY, api_blueprint
 from lixi.idempotency import idempotent
+from lixi.plugins import plugged
 from lixi.schemas import ErrorSchema
 from vouchers.schemas import base_url
 
@@ -97,20 +98,25 @@ def grant_plays(data: dict, external_id: str):
 
 
 @blp.route("/members/<string:external_id>/links", methods=["POST"])
-@blp.arguments(LinkInSchema)
+@blp.arguments(LinkInSchema, required=False)
 @blp.response(201, LinkOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member or campaign.")
 @blp.doc(security=SECURITY)
 def member_link(data: dict, external_id: str):
     """A signed link that opens the member's game page (and wallet), valid MEMBER_LINK_DAYS.
 
-    Send the link to the member (SMS, app, email): it opens the game without a log-in.
+    Send the link to the member (SMS, app, email): it opens the game without a log-in. Without
+    `campaign_id` the link opens the member's own page (points, rewards, vouchers, games: `/me`).
     """
-    token = links.member_link_token(g.brand_id, external_id, data["campaign_id"])
-    return {
-        "url": base_url() + url_for("games_pages.play_page", campaign_id=data["campaign_id"], t=token),
-        "wallet_url": base_url() + url_for("games_pages.wallet_page", t=token),
-    }
+    campaign_id = data.get("campaign_id")
+    token = links.member_link_token(g.brand_id, external_id, campaign_id)
+    wallet_url = base_url() + url_for("games_pages.wallet_page", t=token)
+    if campaign_id is not None:
+        url = base_url() + url_for("games_pages.play_page", campaign_id=campaign_id, t=token)
+    else:
+        home = plugged().member_home  # loyalty's /me when it is plugged in; else the wallet
+        url = base_url() + url_for(home, t=token) if home else wallet_url
+    return {"url": url, "wallet_url": wallet_url}
 
 
 @blp.route("/events", methods=["POST"])
@@ -122,12 +128,20 @@ def member_link(data: dict, external_id: str):
 def record_event(data: dict):
     """Report a member event; earning rules of running campaigns grant plays, once per external_id.
 
-    A purchase, a survey, a share…: each active campaign's matching rules grant plays (`grants`).
+    A purchase, a survey, a share…: each active campaign's matching rules grant plays (`grants`),
+    and the loyalty programme's rules points. A `refund` (with `refund_of`, the purchase's
+    external_id, and `amount`, the part refunded) takes back that share of what the purchase
+    earned: points (a debt if they were spent) and plays not used yet.
     An unknown member is created. Repeating an event's `external_id` answers 200 with the first
     result and grants nothing more.
     """
     event, created = earning.record_event(
-        g.brand_id, data["member_external_id"], data["type"], data["external_id"], data.get("amount")
+        g.brand_id,
+        data["member_external_id"],
+        data["type"],
+        data["external_id"],
+        data.get("amount"),
+        data.get("refund_of"),
     )
     return event, 201 if created else 200
 

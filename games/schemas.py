@@ -9,7 +9,9 @@ from lixi.models import MAX_ID
 from lixi.schemas import Instant, Text
 from vouchers.schemas import VoucherOutSchema
 
+# What members do that earns (plays, points); a refund is an event too, but it takes back instead.
 EVENT_TYPES = ["purchase", "survey_completed", "social_share", "referral", "signup", "birthday"]
+REFUND = "refund"
 ID = validate.Range(min=1, max=MAX_ID)
 MONEY = validate.Range(min=0, max=10**15)
 
@@ -192,9 +194,37 @@ class PagePlaySchema(Schema):
 
 class EventInSchema(Schema):
     member_external_id = Text(required=True, validate=validate.Length(min=1, max=100))
-    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf([*EVENT_TYPES, REFUND]),
+        metadata={"description": "`refund` takes back what the purchase `refund_of` earned, in proportion."},
+    )
     external_id = Text(required=True, validate=validate.Length(min=1, max=100))
-    amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
+    amount = fields.Integer(
+        strict=True, validate=MONEY, allow_none=True, metadata={"description": "A refund: the part refunded."}
+    )
+    refund_of = Text(
+        validate=validate.Length(min=1, max=100),
+        allow_none=True,
+        metadata={"description": "A refund's purchase (its external_id); refunds only."},
+    )
+
+    # A refund names its purchase and the amount refunded; no other event names a purchase.
+    OPENAPI_EXTRA = {
+        "anyOf": [
+            {"required": ["refund_of", "amount"], "properties": {"type": {"const": REFUND}}},
+            {"not": {"required": ["refund_of"]}, "properties": {"type": {"not": {"const": REFUND}}}},
+        ]
+    }
+
+    @validates_schema
+    def _refund(self, data: dict, **_kwargs: object) -> None:
+        if data["type"] == REFUND:
+            for name in ("refund_of", "amount"):
+                if data.get(name) is None:
+                    raise ValidationError("A refund needs refund_of and amount.", name)
+        elif data.get("refund_of") is not None:
+            raise ValidationError("Only a refund names a purchase.", "refund_of")
 
 
 class EventOutSchema(Schema):
@@ -202,6 +232,7 @@ class EventOutSchema(Schema):
     external_id = fields.String()
     type = fields.String()
     amount = fields.Integer(allow_none=True)
+    refund_of = fields.String(allow_none=True)
     grants = fields.List(fields.Dict())
 
 
@@ -230,9 +261,14 @@ class StatsOutSchema(Schema):
 
 
 class LinkInSchema(Schema):
-    campaign_id = fields.Integer(required=True, strict=True, validate=ID)
+    campaign_id = fields.Integer(
+        strict=True,
+        validate=ID,
+        allow_none=True,
+        metadata={"description": "The game the link opens; without it, the member's own page (/me)."},
+    )
 
 
 class LinkOutSchema(Schema):
-    url = fields.String()
+    url = fields.String(metadata={"description": "The game page, or without a campaign the member's page."})
     wallet_url = fields.String()

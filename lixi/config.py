@@ -114,6 +114,10 @@ class Config:
         self.MAIL_RETRY_BASE_SECONDS = float(_env("MAIL_RETRY_BASE_SECONDS", "30"))
         self.MAIL_SWEEP_SECONDS = int(_env("MAIL_SWEEP_SECONDS", "30"))
 
+        # Loyalty's daily job (loyalty.daily: pending points, expiry, notices, tier review,
+        # birthdays) also runs in the worker this often; each step is keyed once, so hourly is safe.
+        self.LOYALTY_SWEEP_SECONDS = int(_env("LOYALTY_SWEEP_SECONDS", "3600"))
+
         # Bulk issues and CSV exports: the largest bulk issue; vouchers per bulk transaction (a
         # crashed worker redoes at most one chunk, and other SQLite writers wait at most one chunk);
         # rows per page of a streamed export (what an export holds in memory at once).

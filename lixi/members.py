@@ -11,6 +11,7 @@ from lixi.database import write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Member, scoped
+from lixi.plugins import plugged
 
 PROFILE_FIELDS = ("name", "phone", "email", "birthday", "subscribed")
 
@@ -30,7 +31,9 @@ def get_member(brand_id: int, external_id: str) -> Member:
 def upsert_member(
     brand_id: int, external_id: str, profile: dict[str, str | date | bool | None]
 ) -> tuple[Member, bool]:
-    """Create the member or update the given fields; returns (member, created)."""
+    """Create the member or update the given fields; returns (member, created).
+
+    The domains' member hooks run in the same transaction (loyalty ties a referral, for one)."""
     changes = {name: profile[name] for name in PROFILE_FIELDS if name in profile}
     try:
         with write_transaction():
@@ -44,6 +47,8 @@ def upsert_member(
             db.session.flush()
             action = "member.created" if created else "member.updated"
             record_audit(brand_id, action, "member", member.id, {"fields": sorted(changes)})
+            for hook in plugged().member_hooks:
+                hook(member, created, profile)
     except IntegrityError:
         # A concurrent upsert created the row first (PostgreSQL): update it instead.
         return upsert_member(brand_id, external_id, profile)

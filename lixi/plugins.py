@@ -55,6 +55,7 @@ class Plugins:
     demo_seeders: list[tuple[int, Callable[[Any], None]]] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
     scan_targets: list[ScanTarget] = field(default_factory=list)
+    member_hooks: list[Callable[[Any, bool, dict[str, Any]], None]] = field(default_factory=list)
     member_home: str | None = None  # the endpoint of the member's own page (takes ?t=<member link>)
 
 
@@ -109,3 +110,9 @@ def add_scan_target(
 def add_member_home(app: Flask, endpoint: str) -> None:
     """The member's own page: a member link made without a campaign opens `endpoint` (?t=<token>)."""
     plugged(app).member_home = endpoint
+
+
+def add_member_hook(app: Flask, hook: Callable[[Any, bool, dict[str, Any]], None]) -> None:
+    """`hook(member, created, fields)` runs inside the transaction of every member upsert, with the
+    posted fields (a domain's own ones too, such as loyalty's `referred_by`); it may raise a 422."""
+    plugged(app).member_hooks.append(hook)

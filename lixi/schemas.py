@@ -120,6 +120,11 @@ class MemberInSchema(Schema):
     subscribed = fields.Boolean(
         metadata={"description": "The member agreed to the brand's mail and messages (default false)."}
     )
+    referred_by = Text(
+        validate=validate.Length(min=1, max=16),
+        allow_none=True,
+        metadata={"description": "A new member's referrer: the referral code of another member (loyalty)."},
+    )
 
 
 class MemberOutSchema(Schema):

@@ -7,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lixi.database import UTCDateTime
 from lixi.extensions import db
+from lixi.models import Member
 from lixi.timeutil import utcnow
 
 
@@ -183,6 +184,8 @@ class Referral(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     purchased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    referee: Mapped[Member] = relationship(foreign_keys=[referee_id])
 
 
 class BirthdayGrant(db.Model):
