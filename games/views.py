@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 
-from flask import Blueprint, Response, g, jsonify, make_response, render_template, request
+from flask import Blueprint, Response, g, jsonify, make_response, render_template, request, url_for
 from flask_babel import refresh
 
 from games import abuse, plays
@@ -16,6 +16,7 @@ from games.models import Campaign
 from games.schemas import WALLET_VOUCHER_FIELDS, PagePlaySchema
 from games.wallet import member_vouchers
 from lixi.errors import DomainError, json_error
+from lixi.plugins import plugged
 from lixi.ratelimit import DEVICE_COOKIE
 from lixi.security import cookies_secure
 from vouchers.schemas import VoucherOutSchema
@@ -158,6 +159,7 @@ def wallet_page() -> str:
     token = request.args.get("t")
     link = open_member_link(token)
     vouchers = member_vouchers(link.brand_id, link.member.id)
+    home = plugged().member_home
     return render_template(
         "games/wallet.html",
         brand=link.brand,
@@ -165,6 +167,7 @@ def wallet_page() -> str:
         vouchers=[(voucher, _WALLET_VOUCHER.dump(voucher)) for voucher in vouchers],
         token=token,
         campaign_id=link.campaign_id,
+        home_url=url_for(home, t=token) if home else None,
     )
 
 
