@@ -29,6 +29,7 @@ from lixi.formatting import local_datetime, money
 from lixi.forms import VoidForm
 from lixi.idempotency import idempotent
 from lixi.models import Brand, Merchant, StaffRole
+from lixi.plugins import plugged
 from lixi.ratelimit import is_code_lookup_failure, shared_limit_from
 from lixi.schemas import parse_id
 from lixi.staff import works_at
@@ -133,8 +134,22 @@ def counter() -> str:
         return render_template("merchant/stores.html", brand=brand, stores=stores)
     today = desk.today_at_store(brand, store.id)
     return render_template(
-        "merchant/counter.html", brand=brand, store=store, stores=stores, today=today, void_form=VoidForm()
+        "merchant/counter.html",
+        brand=brand,
+        store=store,
+        stores=stores,
+        today=today,
+        void_form=VoidForm(),
+        scan_targets=_scan_targets(),
     )
+
+
+def _scan_targets() -> list[dict[str, Any]]:
+    """What else the scanner reads besides vouchers (a member card), from the domains' plugins."""
+    return [
+        {"prefix": t.path_prefix, "typed": t.typed, "url": url_for(t.endpoint), "label": str(t.label or "")}
+        for t in plugged().scan_targets
+    ]
 
 
 @bp.post("/store")

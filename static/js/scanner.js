@@ -14,6 +14,9 @@
   const startButton = document.getElementById("start-camera");
   const nextButton = document.getElementById("scan-next");
   const manual = document.getElementById("manual");
+  // Other things the scanner reads (a member card): a QR whose URL path, or typed text, is theirs
+  // opens their page instead of a voucher check (lixi.plugins add_scan_target).
+  const targets = JSON.parse(root.dataset.scanTargets || "[]");
   let paused = false;  // after a scan, until the cashier taps "next": one QR in view is read once
   let busy = false;
 
@@ -53,8 +56,26 @@
     nextButton.hidden = false;
   }
 
+  function targetFor(raw, typed) {
+    for (const target of targets) {
+      let path = null;
+      try { path = new URL(raw).pathname; } catch (error) { path = null; }
+      if (path && path.startsWith(target.prefix)) return target;
+      if (typed && target.typed && new RegExp(target.typed).test(raw.trim())) return target;
+    }
+    return null;
+  }
+
+  function openTarget(raw, typed) {
+    const target = targetFor(raw, typed);
+    if (!target) return false;
+    paused = true;
+    window.location.assign(target.url + "?code=" + encodeURIComponent(raw.trim()));
+    return true;
+  }
+
   async function check(raw) {
-    if (busy) return;
+    if (busy || openTarget(raw, false)) return;
     busy = true;
     pause();
     // The QR holds the voucher page's URL (…/v/<token>): the server reads the token out of it,
@@ -210,7 +231,7 @@
   manual.addEventListener("submit", (event) => {
     event.preventDefault();
     const value = manual.elements.code.value;
-    if (value.trim()) check(value);
+    if (value.trim() && !openTarget(value, true)) check(value);
   });
   startButton.addEventListener("click", startCamera);
   startCamera();
