@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 
 from lixi.database import insert_ignoring_duplicates, write_transaction
 from lixi.extensions import db
-from lixi.jobs import enqueue, queue
+from lixi.jobs import backoff_seconds, enqueue, enqueue_at
 from lixi.models import OutboxMessage
 from lixi.timeutil import utcnow
 from webhooks.client import post_once, signature_header
@@ -212,7 +212,7 @@ def _record_outcome(delivery_id: int, attempt: int, status_code: int | None, err
         if attempt >= config["WEBHOOK_MAX_ATTEMPTS"]:
             values.update(status=FAILED, next_attempt_at=None)
         else:
-            delay = min(config["WEBHOOK_RETRY_BASE_SECONDS"] * 2**attempt, MAX_BACKOFF_SECONDS)
+            delay = backoff_seconds(attempt, config["WEBHOOK_RETRY_BASE_SECONDS"], MAX_BACKOFF_SECONDS)
             retry_at = now + timedelta(seconds=delay)
             values["next_attempt_at"] = retry_at
         recorded = session.execute(
@@ -248,10 +248,7 @@ def _give_up(delivery_id: int, attempts: int, reason: str) -> None:
 
 
 def _schedule(delivery_id: int, retry_at: datetime) -> None:
-    # RQ's scheduler counts whole seconds (it releases a job once its second has begun): round up,
-    # so the job never runs before the delivery is due and finds nothing to claim.
-    run_at = retry_at.replace(microsecond=0) + timedelta(seconds=1) if retry_at.microsecond else retry_at
     try:
-        queue().enqueue_at(run_at, deliver, delivery_id)
+        enqueue_at(retry_at, deliver, delivery_id)  # rounded up to RQ's whole seconds
     except RedisError as error:
         log.warning("webhooks: could not schedule delivery %s (the sweep will): %s", delivery_id, error)
