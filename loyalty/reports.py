@@ -161,6 +161,7 @@ def reward_rows(brand_id: int) -> list[RewardRow]:
         .outerjoin(exchanged, exchanged.c.reward_id == Reward.id)
         .where(Reward.brand_id == brand_id)
         .order_by(Reward.active.desc(), Reward.id.desc())
+        .execution_options(populate_existing=True)  # `taken` moves by UPDATEs, not through the session
     ).all()
     return [RewardRow(reward, int(count)) for reward, count in rows]
 
