@@ -13,6 +13,7 @@ REWARD_UPDATED: Final = "reward.updated"
 EXCHANGE_MADE: Final = "reward.exchanged"
 REFERRAL_JOINED: Final = "referral.joined"
 TIER_CHANGED: Final = "tier.changed"
+TILL_PURCHASE: Final = "member_event.recorded_at_till"  # by a cashier, on a member card
 
 # Outbox topics (lixi.outbox.publish).
 POINTS_EARNED: Final = "points.earned"
