@@ -6,18 +6,17 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import time
 from collections.abc import Iterator
-from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from harness.localredis import free_port
+from harness.localsmtp import Inbox, html_of, text_of
 from lixi import jobs, mail
 from lixi.audit import list_audit_events
 from lixi.database import write_transaction
@@ -26,39 +25,6 @@ from lixi.mail import FAILED, PENDING, SENT, queue_mail, queue_member_mail, swee
 from lixi.models import MailMessage, Member
 from tests.conftest import fresh_app
 from tests.vouchers.merchant_helpers import form_token, logged_in, make_staff
-
-
-class Inbox:
-    """An SMTP server on 127.0.0.1 that keeps what it receives; `refuse` answers RCPT with a 550."""
-
-    def __init__(self, port: int = 0, refuse: bool = False) -> None:
-        self.messages: list[EmailMessage] = []
-        self.refuse = refuse
-        self.controller = Controller(self, hostname="127.0.0.1", port=port or free_port())
-        self.controller.start()
-
-    @property
-    def port(self) -> int:
-        return self.controller.port
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
-        if self.refuse:
-            return "550 5.1.1 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted"
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -134,8 +100,8 @@ def test_a_committed_mail_is_received_once_and_a_rolled_back_one_never(app, bran
     assert [m["Subject"] for m in inbox.messages] == ["Đã lưu"]
     received = inbox.messages[0]
     assert received["To"] == "lan@example.vn" and received["From"] == app.config["MAIL_FROM"]
-    assert received.get_body(("plain",)).get_content().strip() == "Nội dung"
-    assert received.get_body(("html",)).get_content().strip() == "<p>Nội dung</p>"
+    assert text_of(received).strip() == "Nội dung"
+    assert html_of(received).strip() == "<p>Nội dung</p>"
     (row,) = mails()  # the rolled-back mail left no row
     assert (row.status, row.attempts, row.message_id) == (SENT, 1, received["Message-ID"])
 
@@ -205,7 +171,7 @@ def test_without_smtp_mail_is_written_to_files_and_read_in_the_dashboard(
     assert len(files) == 2
     written = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert written["Subject"] == "Thư của quán"
-    assert written.get_body(("plain",)).get_content().strip() == "Nội dung"
+    assert text_of(written).strip() == "Nội dung"
     assert [m.status for m in mails()] == [SENT, SENT]
     own, others = mails()
 
@@ -253,8 +219,8 @@ def test_member_mail_is_in_the_brands_language_with_a_one_click_unsubscribe(
     assert queue_points_mail(member, 1200)
     work(app)
     (received,) = inbox.messages
-    text = received.get_body(("plain",)).get_content()
-    html = received.get_body(("html",)).get_content()
+    text = text_of(received)
+    html = html_of(received)
     assert all(word in text and word in html for word in words)
     assert "1.200" in text if locale == "vi" else "1,200" in text
 
