@@ -1,0 +1,120 @@
+"""The member card: a signed QR the member shows at the till, and finding a member by phone number."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import phonenumbers
+from flask import url_for
+from sqlalchemy import func, or_
+
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import Member, scoped
+from lixi.signing import BadData, sign, unsign
+from vouchers.schemas import base_url
+
+CARD_PURPOSE = "member-card"
+CARD_PATH = "/m/"  # the card's URL is <base>/m/<token>: the merchant's scanner tells it by this path
+NOT_A_MEMBER = "No member with this card or phone number."
+PHONE_REGION = "VN"  # a number typed without a country code is Vietnamese (0912… = +84 912…)
+MAX_MATCHES = 10  # members sharing one phone number that the till lists to choose from
+
+
+def member_card_token(member: Member) -> str:
+    """The card's token: like a voucher's, signed and without expiry (a card is printed or saved)."""
+    return sign({"b": member.brand_id, "m": member.id}, CARD_PURPOSE)
+
+
+def member_card_url(member: Member) -> str:
+    """What the card's QR holds; a phone camera opens the card's public page."""
+    return base_url() + url_for("loyalty_pages.member_card", token=member_card_token(member))
+
+
+def card_token_of(presented: str) -> str:
+    """The token in what was scanned or typed: the card's URL (…/m/<token>) or the bare token."""
+    text = presented.strip()
+    path = urlsplit(text).path if "://" in text else text
+    if path.startswith(CARD_PATH):
+        path = path[len(CARD_PATH) :]
+    return path.strip("/")
+
+
+def read_member_card(token: str) -> tuple[int, int] | None:
+    """(brand id, member id) of a genuine card token, else None."""
+    try:
+        data = unsign(token, CARD_PURPOSE)
+        return int(data["b"]), int(data["m"])
+    except (BadData, KeyError, TypeError, ValueError):
+        return None
+
+
+def open_member_card(brand_id: int, presented: str) -> Member:
+    """The brand's member whose card this is; a forged card and another brand's card are one 404."""
+    found = read_member_card(card_token_of(presented))
+    if found is None or found[0] != brand_id:
+        raise NotFound(NOT_A_MEMBER)
+    member = db.session.get(Member, found[1])
+    if member is None or member.brand_id != brand_id:
+        raise NotFound(NOT_A_MEMBER)
+    return member
+
+
+def normalize_phone(typed: str) -> str | None:
+    """The number in E.164 (+84912345678) for a number typed any usual way, or None if it is not one."""
+    if len(typed) > 40:
+        return None
+    try:
+        number = phonenumbers.parse(typed, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _spellings(e164: str) -> set[str]:
+    """How a brand may have stored the number, separators aside: +84912…, 84912…, 0912…."""
+    number = phonenumbers.parse(e164)
+    spellings = {e164, e164.lstrip("+")}
+    if number.country_code == phonenumbers.country_code_for_region(PHONE_REGION):
+        spellings.add("0" + str(number.national_number))
+    return spellings
+
+
+def _bare(column):  # type: ignore[no-untyped-def]
+    """The stored phone without the separators people type (spaces, dashes, dots, brackets)."""
+    for separator in (" ", "-", ".", "(", ")"):
+        column = func.replace(column, separator, "")
+    return column
+
+
+def members_by_phone(brand_id: int, typed: str) -> list[Member]:
+    """The brand's members with this phone number (usually one); 404 when none or not a number."""
+    e164 = normalize_phone(typed)
+    if e164 is None:
+        raise NotFound(NOT_A_MEMBER)
+    spellings = _spellings(e164)
+    query = (
+        scoped(Member, brand_id)
+        .where(or_(Member.phone.in_(spellings), _bare(Member.phone).in_(spellings)))
+        .order_by(Member.id)
+        .limit(MAX_MATCHES)
+    )
+    members = list(db.session.execute(query).scalars())
+    if not members:
+        raise NotFound(NOT_A_MEMBER)
+    return members
+
+
+def find_members(brand_id: int, presented: str) -> list[Member]:
+    """What the cashier scanned or typed: a member card (one member) or a phone number (maybe several)."""
+    if read_member_card(card_token_of(presented)) is not None:
+        return [open_member_card(brand_id, presented)]
+    return members_by_phone(brand_id, presented)
+
+
+def masked_phone(phone: str | None) -> str:
+    """The last three digits only, for the till's screen (the cashier need not read the number)."""
+    digits = [c for c in phone or "" if c.isdigit()]
+    return "•••• " + "".join(digits[-3:]) if len(digits) >= 3 else ""

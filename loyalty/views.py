@@ -1,0 +1,224 @@
+"""The member's own pages: /me (points, tier, rewards, vouchers, games, referrals, the member card),
+the reward exchange (confirm, then the voucher), the member card /m/<token> and the referral
+landing page /r/<code>. No log-in: a signed member link (games.links) opens them."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
+from sqlalchemy import select
+
+from games.earning import add_event_earner
+from games.links import MemberLink, open_member_link
+from games.schemas import WALLET_VOUCHER_FIELDS
+from lixi.errors import NotFound
+from lixi.extensions import db
+from lixi.models import Brand, Member
+from lixi.plugins import add_member_home, add_scan_target
+from lixi.ratelimit import client_ip, shared_limit_from
+from loyalty import rewards, till
+from loyalty.errors import LoyaltyConflict
+from loyalty.ledger import member_loyalty
+from loyalty.links import CARD_PATH, member_card_url, read_member_card
+from loyalty.member_page import member_page
+from loyalty.models import LoyaltyAccount
+from loyalty.programme import find_programme, get_programme
+from vouchers.qr import cached_qr
+from vouchers.schemas import VoucherOutSchema, voucher_url
+from vouchers.service import find_public_voucher, voucher_token
+
+bp = Blueprint("loyalty_pages", __name__)
+bp.before_request(refresh)  # the locale is cached on the app context; each page picks its own
+
+_WALLET_VOUCHER = VoucherOutSchema(only=WALLET_VOUCHER_FIELDS)
+QR_CACHE_CONTROL = "public, max-age=86400, immutable"
+# What the merchant's scanner takes for a typed phone number rather than a voucher code: 9 to 12
+# digits with the separators people type (a voucher code has 14 characters, most of them letters).
+PHONE_TYPED = r"^\+?(?:[\s.\-()]*\d){9,12}[\s.\-()]*$"
+
+
+def register_pages(app: Flask) -> None:
+    """The member's pages, the till, and where they plug in: member links without a campaign open
+    /me, and the merchant's scanner hands member cards (and typed phone numbers) to the till."""
+    app.register_blueprint(bp)
+    app.register_blueprint(till.bp)
+    add_member_home(app, "loyalty_pages.member_home")
+    add_scan_target(
+        app,
+        "loyalty_till.lookup",
+        CARD_PATH,
+        typed=PHONE_TYPED,
+        label=_l("Member card: find by phone number"),
+    )
+    add_event_earner(app, till.note_till_purchase)
+
+
+def _member_key() -> str:
+    """Whom an exchange counts against: the member, whichever of their links they use."""
+    token = request.values.get("t", "")
+    try:
+        link = open_member_link(token)
+    except NotFound:
+        return "member:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+    return f"member:{link.brand_id}:{link.member.id}"
+
+
+exchanges_per_member = shared_limit_from(
+    "RATE_LIMIT_EXCHANGES_PER_MEMBER", "exchanges-member", _member_key, methods=["POST"]
+)
+exchanges_per_ip = shared_limit_from(
+    "RATE_LIMIT_EXCHANGES_PER_IP", "exchanges-ip", client_ip, methods=["POST"]
+)
+
+
+def _open(token: str | None) -> MemberLink:
+    """The member of a link (404 for anything forged, expired or of no member); the audit trail
+    names them as the actor of what they do here."""
+    link = open_member_link(token)
+    g.actor = f"member:{link.member.id}"
+    return link
+
+
+def _no_store(html: str, status: int = 200) -> Response:
+    """Member pages hold a signed link and the member's points: never cached by a shared cache."""
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/me")
+def member_home() -> Response:
+    """The member's page: points, tier, rewards to exchange, vouchers, games, referrals and card."""
+    token = request.args.get("t")
+    link = _open(token)
+    page = member_page(link.brand, link.member)
+    vouchers = [(voucher, _WALLET_VOUCHER.dump(voucher)) for voucher in page.vouchers]
+    return _no_store(render_template("loyalty/me.html", page=page, token=token, vouchers=vouchers))
+
+
+def _option(link: MemberLink, reward_id: int) -> rewards.RewardOption:
+    """The reward as this member sees it now; 404 for another brand's reward or one not offered."""
+    get_programme(link.brand_id)
+    rewards.get_reward(link.brand_id, reward_id)
+    for option in rewards.catalogue(link.brand_id, link.member, offered_only=False):
+        if option.reward.id == reward_id:
+            return option
+    raise NotFound("No such reward.")
+
+
+@bp.get("/me/rewards/<int:reward_id>")
+def confirm_exchange(reward_id: int) -> Response:
+    """The confirm step of an exchange (the page's script shows it in a dialog instead)."""
+    token = request.args.get("t")
+    link = _open(token)
+    option = _option(link, reward_id)
+    points = _points(link)
+    return _no_store(
+        render_template(
+            "loyalty/confirm.html", brand=link.brand, option=option, token=token, points=points, refusal=None
+        )
+    )
+
+
+def _points(link: MemberLink) -> int:
+    return member_loyalty(link.brand_id, link.member).points
+
+
+@bp.post("/me/rewards/<int:reward_id>")
+@exchanges_per_ip
+@exchanges_per_member
+def exchange_reward(reward_id: int) -> Response:
+    """Spend the points on the reward, then show the voucher; a refusal says why, on the confirm page."""
+    token = request.form.get("t")
+    link = _open(token)
+    rewards.get_reward(link.brand_id, reward_id)  # 404 for another brand's reward
+    try:
+        made = rewards.exchange(link.brand_id, reward_id, link.member)
+    except LoyaltyConflict as refusal:
+        option = _option(link, reward_id)
+        html = render_template(
+            "loyalty/confirm.html",
+            brand=link.brand,
+            option=option,
+            token=token,
+            points=_points(link),
+            refusal=option.reason or refusal.message,
+        )
+        return _no_store(html, 409)
+    # Post/redirect/get: a reload shows the voucher again instead of exchanging twice.
+    return redirect(url_for(".exchanged", voucher_token=voucher_token(made.voucher.code), t=token), code=303)
+
+
+@bp.get("/me/vouchers/<voucher_token>")
+def exchanged(voucher_token: str) -> Response:
+    """The voucher an exchange gave, with its QR to show at the till."""
+    token = request.args.get("t")
+    link = _open(token)
+    found = find_public_voucher(voucher_token)
+    if found is None or found.voucher.member_id != link.member.id:
+        abort(404)
+    html = render_template(
+        "loyalty/exchanged.html",
+        brand=link.brand,
+        voucher=found.voucher,
+        status=found.status,
+        qr_url=voucher_url(voucher_token, "/qr.svg"),
+        page_url=voucher_url(voucher_token),
+        token=token,
+    )
+    return _no_store(html)
+
+
+def _card_member(token: str) -> Member:
+    found = read_member_card(token)
+    member = db.session.get(Member, found[1]) if found else None
+    if member is None or found is None or member.brand_id != found[0]:
+        abort(404)
+    return member
+
+
+@bp.get("/m/<token>")
+def member_card(token: str) -> Response:
+    """The member card's own page (what a phone camera opens): the card to show, nothing private."""
+    member = _card_member(token)
+    brand = db.session.get(Brand, member.brand_id)
+    html = render_template("loyalty/card.html", brand=brand, qr_url=url_for(".member_card_qr", token=token))
+    return _no_store(html)
+
+
+@bp.get("/m/<token>/qr.svg")
+def member_card_qr(token: str) -> Response:
+    """The member card's QR: its own URL, which the merchant's scanner tells from a voucher's."""
+    member = _card_member(token)
+    response = Response(cached_qr(member_card_url(member), "svg"), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = QR_CACHE_CONTROL
+    return response
+
+
+@bp.get("/r/<code>")
+def referral_landing(code: str) -> Response:
+    """Where a shared referral link lands: who invites you, and the code to join with."""
+    accounts = list(
+        db.session.execute(
+            select(LoyaltyAccount).where(LoyaltyAccount.referral_code == code.strip().upper()[:16]).limit(2)
+        ).scalars()
+    )
+    if len(accounts) != 1:  # none, or (codes are unique per brand) two brands' and no way to choose
+        abort(404)
+    account = accounts[0]
+    programme = find_programme(account.brand_id)
+    referrer = db.session.get(Member, account.member_id)
+    brand = db.session.get(Brand, account.brand_id)
+    if programme is None or referrer is None or brand is None:
+        abort(404)
+    html = render_template(
+        "loyalty/referral.html",
+        brand=brand,
+        referrer=referrer,
+        code=account.referral_code,
+        referral=programme.referral or {},
+    )
+    return _no_store(html)
