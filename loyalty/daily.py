@@ -27,6 +27,7 @@ from loyalty import ledger, messages
 from loyalty.events import MEMBER_BIRTHDAY, POINTS_CHANGED, POINTS_EXPIRING
 from loyalty.models import BirthdayGrant, EntryKind, LoyaltyProgramme, PointsBucket
 from loyalty.programme import Programme, find_programme
+from loyalty.urls import member_page_url
 from vouchers.offers import get_offer
 from vouchers.service import insert_vouchers
 
@@ -114,7 +115,7 @@ def _notify_expiring(programme: Programme, report: DailyReport) -> None:
                     "expires_at": expires_at.isoformat(),
                 },
             )
-            messages.points_expiring(member, points, expires_at)
+            messages.points_expiring(member, points, expires_at, member_page_url(member))
         report.expiring_notices += 1
 
 
@@ -220,5 +221,5 @@ def _grant_birthday(programme: Programme, brand: Brand, member: Member, year: in
         }
         record_audit(brand.id, POINTS_CHANGED, "member", member.external_id, {"birthday": payload})
         publish(brand.id, MEMBER_BIRTHDAY, payload)
-        messages.birthday(member, _reward_in_words(brand, points, voucher_code))
+        messages.birthday(member, _reward_in_words(brand, points, voucher_code), member_page_url(member))
     return True

@@ -14,6 +14,7 @@ from loyalty import ledger, messages, referrals
 from loyalty.events import POINTS_CHANGED, POINTS_EARNED
 from loyalty.models import EntryKind, PointsBucket
 from loyalty.programme import find_programme
+from loyalty.urls import member_page_url
 
 PURCHASE = "purchase"
 
@@ -60,7 +61,7 @@ def earn_points(event: MemberEvent, member: Member, refund: Refund | None) -> li
         }
         record_audit(member.brand_id, POINTS_CHANGED, "member", member.external_id, payload)
         publish(member.brand_id, POINTS_EARNED, payload)
-        messages.points_earned(member, earned, account.row.points)
+        messages.points_earned(member, earned, account.row.points, member_page_url(member))
     if event.type == PURCHASE:
         grants += referrals.on_purchase(account)
     return grants

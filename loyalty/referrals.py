@@ -23,8 +23,8 @@ from vouchers.service import insert_vouchers
 FIELD = "referred_by"
 
 
-def on_member_upsert(member: Member, created: bool, fields: dict[str, Any]) -> None:
-    """Kernel member hook: tie a new member to the referrer whose code they came with."""
+def tie_referral(member: Member, created: bool, fields: dict[str, Any]) -> None:
+    """A new member joining with a referrer's code: tie them (422 naming referred_by if refused)."""
     code = fields.get(FIELD)
     if not code:
         return
