@@ -6,8 +6,8 @@ from flask import Flask
 
 from games.earning import add_event_earner
 from lixi import openapi
-from lixi.plugins import add_member_hook, add_sweep, add_topics
-from loyalty import events, joining, mail_views
+from lixi.plugins import add_demo_seeder, add_member_hook, add_sweep, add_topics
+from loyalty import demo, events, joining, mail_views
 from loyalty.api import blp
 from loyalty.cli import loyalty_check_command, loyalty_daily_command
 from loyalty.daily import run_daily
@@ -26,3 +26,4 @@ def register(app: Flask) -> None:
     add_event_earner(app, earn_points)
     add_member_hook(app, joining.on_member_upsert)
     add_sweep(app, run_daily, "LOYALTY_SWEEP_SECONDS")
+    add_demo_seeder(app, 45, demo.seed_loyalty)
