@@ -133,10 +133,11 @@ def member_statement(brand_id: int, member: Member, month: Month) -> Statement:
 
 
 def _pending_at(brand_id: int, member_id: int, instant: datetime) -> int:
-    """Pending points at `instant`: earned pending before it, not yet released by then."""
+    """Pending points at `instant`: earned pending before it, not yet released by then (less what
+    refunds took back)."""
     return int(
         db.session.execute(
-            select(func.coalesce(func.sum(PointsBucket.points), 0)).where(
+            select(func.coalesce(func.sum(PointsBucket.points - PointsBucket.clawed_back), 0)).where(
                 PointsBucket.brand_id == brand_id,
                 PointsBucket.member_id == member_id,
                 PointsBucket.created_at < instant,
@@ -171,7 +172,7 @@ def statements_csv(brand_id: int, month: Month) -> Iterator[str]:
         & (PointsBucket.available_at > PointsBucket.created_at)
     )
     pending = (
-        select(func.coalesce(func.sum(PointsBucket.points), 0))
+        select(func.coalesce(func.sum(PointsBucket.points - PointsBucket.clawed_back), 0))
         .where(PointsBucket.member_id == Member.id, pending_bucket)
         .scalar_subquery()
     )

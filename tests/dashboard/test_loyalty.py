@@ -501,3 +501,42 @@ def test_the_monthly_csv_has_every_members_month(admin, known_shop):
     january = client.get("/dashboard/loyalty/statements.csv?month=2031-01").get_data(as_text=True)
     m1 = next(row for row in csv.DictReader(io.StringIO(january)) if row["external_id"] == "m-1")
     assert (m1["opening"], m1["earned"], m1["spent"], m1["closing"]) == ("30", "30", "30", "30")
+
+
+def test_pending_points_wait_outside_the_balance_until_the_month_they_are_released(
+    admin, brand, clock, make_programme, make_member, purchase, loyalty_of
+):
+    _at(clock, 2031, 1, 28)
+    make_programme(pending_days=7)
+    make_member("m-1")
+    purchase("m-1", 500_000)  # 50 points, available on 4 February
+    _at(clock, 2031, 2, 10)
+    assert loyalty_of("m-1")["points"] == 50  # reading settles: released in February
+    member = db.session.get(Member, _member_id(brand.id, "m-1"))
+    zone = "Asia/Ho_Chi_Minh"
+    january = statements.member_statement(brand.id, member, statements.statement_month("2031-01", zone))
+    february = statements.member_statement(brand.id, member, statements.statement_month("2031-02", zone))
+    assert [(e.kind, e.points) for e in january.entries] == [("pending", 50)]
+    assert (january.opening, january.closing, january.pending) == (0, 0, 50)
+    assert [(e.kind, e.points) for e in february.entries] == [("earn", 50)]
+    assert (february.opening, february.closing, february.pending) == (0, 50, 0)
+    client, _token = admin
+
+    def row(month: str) -> dict:
+        body = client.get(f"/dashboard/loyalty/statements.csv?month={month}").get_data(as_text=True)
+        return next(csv.DictReader(io.StringIO(body)))
+
+    assert (row("2031-01")["earned"], row("2031-01")["closing"], row("2031-01")["pending"]) == (
+        "0",
+        "0",
+        "50",
+    )
+    assert (row("2031-02")["earned"], row("2031-02")["closing"], row("2031-02")["pending"]) == (
+        "50",
+        "50",
+        "0",
+    )
+    page = client.get(f"/dashboard/loyalty/members/{member.id}/statement?month=2031-01&lang=en").get_data(
+        as_text=True
+    )
+    assert "Pending at the end of the month: 50 points" in page
