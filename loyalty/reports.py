@@ -15,6 +15,7 @@ from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Brand, Member, scoped
 from lixi.timeutil import utcnow
+from loyalty.ledger import current_tier
 from loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Referral, Reward, RewardExchange
 from loyalty.programme import Programme, find_programme
 
@@ -36,6 +37,7 @@ class MemberRow:
     member: Member
     points: int
     pending_points: int
+    tier: str | None  # as the programme reads it (a member never reviewed stands where 0 points reach)
 
 
 @dataclass
@@ -76,7 +78,13 @@ def search_members(brand_id: int, query: str | None = None, before: int | None =
     if before is not None:
         select_rows = select_rows.where(Member.id < before)
     rows = db.session.execute(select_rows.order_by(Member.id.desc()).limit(MEMBERS_PER_PAGE + 1)).all()
-    page = [MemberRow(member, int(points), int(pending)) for member, points, pending in rows]
+    programme = find_programme(brand_id)
+    page = [
+        MemberRow(
+            member, int(points), int(pending), current_tier(programme, member) if programme else member.tier
+        )
+        for member, points, pending in rows
+    ]
     more = len(page) > MEMBERS_PER_PAGE
     page = page[:MEMBERS_PER_PAGE]
     return MemberPage(page, page[-1].member.id if more else None)

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 
 from lixi.errors import invalid_field
 from lixi.extensions import db
 from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
+from loyalty.ledger import current_tier
 from loyalty.models import EntryKind, PointsBucket, PointsEntry
+from loyalty.programme import Programme, find_programme
 from loyalty.reports import EARNING_KINDS
 from vouchers.bulk import CsvChunks, keyset_pages
 
@@ -77,6 +79,7 @@ def statement_month(raw: str | None, tz_name: str) -> Month:
 @dataclass
 class Statement:
     member: Member
+    tier: str | None
     month: Month
     opening: int
     entries: list[PointsEntry]
@@ -126,7 +129,11 @@ def member_statement(brand_id: int, member: Member, month: Month) -> Statement:
         .group_by(PointsBucket.expires_at)
         .order_by(PointsBucket.expires_at)
     ).all()
-    statement = Statement(member, month, int(opening), entries, 0, 0, [(int(p), at) for p, at in expiring])
+    programme = find_programme(brand_id)
+    tier = current_tier(programme, member) if programme else None
+    statement = Statement(
+        member, tier, month, int(opening), entries, 0, 0, [(int(p), at) for p, at in expiring]
+    )
     statement.closing = statement.opening + statement.moved
     statement.pending = _pending_at(brand_id, member.id, month.end)
     return statement
@@ -200,16 +207,19 @@ def statements_csv(brand_id: int, month: Month) -> Iterator[str]:
         .where(Member.brand_id == brand_id)
         .group_by(Member.id, Member.external_id, Member.name, Member.tier)
     )
-    return _stream(query)
+    return _stream(query, find_programme(brand_id))
 
 
-def _stream(query: object) -> Iterator[str]:
+def _stream(query: Select, programme: Programme | None) -> Iterator[str]:
     out = CsvChunks()
     out.writerow(STATEMENT_COLUMNS)
     yield out.take()
-    for page in keyset_pages(query, Member.id, CSV_PAGE):  # type: ignore[arg-type]
-        for row in page:
-            out.writerow(tuple(row[1:]))
+    names = {tier.name for tier in programme.tiers} if programme else set()
+    floor = programme.tier_for(0) if programme else None
+    for page in keyset_pages(query, Member.id, CSV_PAGE):
+        for *figures, tier in page:
+            # A member never reviewed into a tier stands where 0 points reach (ledger.current_tier).
+            out.writerow((*figures[1:], tier if tier in names or not programme else floor))
         yield out.take()
 
 
