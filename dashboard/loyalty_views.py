@@ -28,7 +28,6 @@ bp = admin_blueprint("dashboard_loyalty", __name__)
 
 PREVIEW_BILL = 500_000  # the settings page's default example: "a 500,000 ₫ bill earns …"
 PURCHASE = "purchase"
-assert PURCHASE in EVENT_TYPES
 
 
 # --- the programme -----------------------------------------------------------------------------
@@ -228,9 +227,9 @@ def members_page() -> str:
 
 
 def _adjust(brand_id: int, member: Member) -> Any:
-    raw = text("points").replace("−", "-").replace(" ", "")
+    raw = text("points").replace("−", "-").replace(" ", "")  # a typographic minus reads as one
     sign = -1 if raw.startswith("-") else 1
-    amount = whole_number(raw.lstrip("+-"), "points")
+    amount = whole_number(raw[1:] if raw.startswith(("+", "-")) else raw, "points")
     data = load_form(
         AdjustmentInSchema(),
         {"points": None if amount is None else sign * amount, "reason": text("reason")},
