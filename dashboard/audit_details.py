@@ -11,9 +11,13 @@ from lixi.formatting import number
 # Labels of the keys the domains write (a search for `record_audit(` finds them); an unknown key
 # shows as itself, so nothing is hidden.
 LABELS = {
+    "active": _l("offered"),
     "amount": _l("amount"),
+    "balance": _l("balance"),
+    "balance_after": _l("balance after"),
     "batch_id": _l("batch"),
     "campaign_id": _l("campaign"),
+    "clawback": _l("clawed back"),
     "code": _l("code"),
     "count": _l("count"),
     "email": _l("email"),
@@ -29,10 +33,13 @@ LABELS = {
     "name": _l("name"),
     "offer_id": _l("offer"),
     "plays": _l("plays"),
+    "points": _l("points"),
     "prefix": _l("key prefix"),
     "prize_id": _l("prize"),
     "reason": _l("reason"),
     "redemption_id": _l("redemption"),
+    "referrer_external_id": _l("referrer"),
+    "refund": _l("refund"),
     "role": _l("role"),
     "source": _l("source"),
     "status": _l("status"),

@@ -281,6 +281,9 @@ def test_an_adjustment_needs_a_reason_is_audited_and_shows_in_the_ledger(
     admin_id = re.search(r"staff:(\d+)", audit[0].actor)
     assert len(audit) == 1 and admin_id and audit[0].data["points"] == 1500
 
+    words = client.get("/dashboard/audit?action=points.adjusted&lang=vi").get_data(as_text=True)
+    assert "điểm: 1.500" in words and "số dư sau đó: 1.500" in words and "lý do: Khách quen" in words
+
     no_reason = client.post(path, data={"csrf_token": token, "points": "100", "reason": "  "})
     assert no_reason.status_code == 422 and 'data-testid="form-errors"' in no_reason.get_data(as_text=True)
     zero = client.post(path, data={"csrf_token": token, "points": "0", "reason": "x"})
