@@ -544,3 +544,25 @@ def test_pending_points_wait_outside_the_balance_until_the_month_they_are_releas
         as_text=True
     )
     assert "Pending at the end of the month: 50 points" in page
+
+
+def test_the_pages_before_the_brand_has_a_programme(admin, brand, make_member):
+    client, _token = admin
+    make_member("m-1", name="An")
+    member_id = _member_id(brand.id, "m-1")
+    for path in (
+        "/dashboard/loyalty",
+        "/dashboard/loyalty/members",
+        f"/dashboard/loyalty/members/{member_id}",
+        f"/dashboard/loyalty/members/{member_id}/statement",
+        "/dashboard/loyalty/rewards",
+        "/dashboard/loyalty/report",
+        "/dashboard/loyalty/statements.csv",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        response.get_data()
+    assert 'data-testid="no-programme"' in client.get(f"/dashboard/loyalty/members/{member_id}").get_data(
+        as_text=True
+    )
+    assert 'data-testid="reward-form"' not in client.get("/dashboard/loyalty/rewards").get_data(as_text=True)
