@@ -4,7 +4,7 @@ tiers, repeat purchases, the top 20%'s share, lifetime value), each in a fixed n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -219,7 +219,6 @@ class LoyaltyReport:
     purchases_per_member: float | None
     lifetime_value: int | None  # purchase_amount / members
     point_value: int | None = None
-    tier_names: list[str] = field(default_factory=list)
 
 
 def loyalty_report(brand_id: int) -> LoyaltyReport:
@@ -258,7 +257,6 @@ def loyalty_report(brand_id: int) -> LoyaltyReport:
         purchases_per_member=round(count / members, 2) if members else None,
         lifetime_value=round(amount / members) if members else None,
         point_value=point_value,
-        tier_names=[tier.name for tier in programme.tiers] if programme else [],
     )
 
 
