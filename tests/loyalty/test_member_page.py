@@ -204,3 +204,14 @@ def test_the_referral_link_lands_on_an_invitation(client, api, make_programme, m
     text = _text(landing.get_data(as_text=True))
     assert "Bích" in text and "50" in text
     assert client.get("/r/NOSUCHCODE").status_code == 404
+
+
+def test_without_a_programme_the_page_shows_vouchers_and_the_card(client, api, make_member, offer, issue):
+    make_member("m-1", name="Lý Văn Tâm")
+    issue(offer["id"], member_external_id="m-1")
+    url = api.post("/members/m-1/links", {}).get_json()["url"]
+    page = client.get(_path(url))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-testid="points"' not in html and "chưa có chương trình tích điểm" in _text(html)
+    assert offer["name"] in html and 'data-testid="member-qr"' in html
