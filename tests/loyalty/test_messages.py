@@ -5,20 +5,23 @@ one; members with a phone get the same messages as `message.requested` events fo
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from werkzeug.serving import make_server
 
 from harness.localredis import free_port
 from harness.localsmtp import Inbox, html_of, text_of
 from lixi import jobs
 from lixi.extensions import db
+from tests.browser import assert_accessible, chromium, log_in_with_form, watch
 from tests.conftest import fresh_app
 from tests.loyalty.conftest import outbox
-from tests.vouchers.merchant_helpers import form_token
+from tests.vouchers.merchant_helpers import PASSWORD, brand_slug, form_token, make_staff
 
 BASE = "https://loyalty.example.vn"
 
@@ -96,3 +99,49 @@ def test_points_earned_and_birthday_mail_until_the_member_unsubscribes(
     work(app)
     assert len(inbox.messages) == 4
     assert len(message_requests(brand.id)) == requested
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    """The test's app on a real port, for the browser: werkzeug in a thread (a gunicorn start costs
+    seconds, and these pages need no second process)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = url  # the mail's links point here
+    yield url
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.mark.slow
+def test_a_welcome_mail_read_in_the_dashboard_and_its_unsubscribe_page_in_a_browser(
+    served, api, brand, make_programme, make_member
+):
+    make_programme()
+    make_staff(api, "mail@cafe.vn", [], role="brand_admin")
+    make_member("lan", name="Lan", email="lan@example.vn", subscribed=True)  # no worker: the mail waits
+    with chromium() as browser, browser.new_context(locale="vi-VN") as context:
+        page = context.new_page()
+        watched = watch(page)
+        page.goto(f"{served}/dashboard/mail")
+        log_in_with_form(
+            page, brand_slug(brand.id), "mail@cafe.vn", PASSWORD, "Đăng nhập", "**/dashboard/mail"
+        )
+        assert_accessible(page, "mail list")
+        page.get_by_role("link", name="Chào mừng bạn đến với Cà Phê Sữa Đá").click()
+        text = page.locator("[data-testid=mail-text]").inner_text()
+        assert_accessible(page, "one mail")
+        link = re.search(rf"{re.escape(served)}/u/\S+", text).group(0)
+        watched.check()
+
+        page.goto(link)  # as the member, from the mail
+        assert_accessible(page, "unsubscribe page")
+        page.get_by_role("button", name="Huỷ đăng ký").click()
+        page.wait_for_selector("[data-testid=unsubscribed]")
+        assert_accessible(page, "unsubscribed")
+        watched.check()
+    db.session.commit()  # end the test's snapshot: the server's threads wrote the change
+    db.session.expire_all()
+    assert api.get("/members/lan").get_json()["subscribed"] is False
