@@ -215,3 +215,19 @@ def test_without_a_programme_the_page_shows_vouchers_and_the_card(client, api, m
     html = page.get_data(as_text=True)
     assert 'data-testid="points"' not in html and "chưa có chương trình tích điểm" in _text(html)
     assert offer["name"] in html and 'data-testid="member-qr"' in html
+
+
+def test_exchanges_are_limited_per_member_whichever_link(
+    client, app, api, me, make_reward, make_offer, make_campaign, balance
+):
+    app.config["RATE_LIMIT_EXCHANGES_PER_MEMBER"] = "1 per minute"
+    reward = make_reward(cost_points=10)
+    campaign = make_campaign(make_offer()["id"])
+    game_link = api.post("/members/m-1/links", {"campaign_id": campaign["id"]}).get_json()["url"]
+    statuses = []
+    for token in (_token(me), _token(game_link)):  # two different links of one member
+        html = client.get(f"/me/rewards/{reward['id']}?t={token}").get_data(as_text=True)
+        form = {"t": token, "csrf_token": _csrf(html)}
+        statuses.append(client.post(f"/me/rewards/{reward['id']}", data=form).status_code)
+    assert statuses == [303, 429]
+    assert balance("m-1") == 40
