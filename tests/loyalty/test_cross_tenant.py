@@ -9,7 +9,7 @@ from tests.conftest import error_code
 
 @pytest.fixture
 def rival(make_brand, make_programme, make_member):
-    """A second brand with its own programme and member "r-1" (100 points)."""
+    """A second brand with its own programme and its member "r-1"."""
     other = make_brand("Trà Sữa Đối Thủ")
     make_programme(who=other)
     make_member("r-1", who=other)
@@ -34,6 +34,7 @@ def test_another_brands_member_is_404_everywhere(
     reward = make_reward(cost_points=10)
     _is_404(api.get("/members/r-1/loyalty"))
     _is_404(api.get("/members/r-1/ledger"))
+    _is_404(api.get("/members/r-1/referrals"))
     _is_404(adjust("r-1", 5))
     _is_404(adjust("r-1", -5))
     _is_404(api.get("/rewards?member_external_id=r-1"))

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import error_code
-from tests.loyalty.conftest import PER_10K, points_granted, when
+from tests.loyalty.conftest import PER_10K, outbox, points_granted, when
 
 FULL = {
     "name": "Bông Sen Vàng",
@@ -140,14 +140,17 @@ def points_granted_of(body: dict) -> int:
 
 
 def test_an_event_earns_once_a_repeat_returns_the_same_grants(
-    make_programme, member, event, balance, ledger_of
+    make_programme, member, event, balance, ledger_of, brand
 ):
     make_programme(earn=[PER_10K, {"event": "purchase", "points": 3}])
     first = event("m-1", "purchase", 200000, "bill-1")
     assert first.status_code == 201 and points_granted(first) == 23
+    published = len(outbox("points.earned", brand.id))
+    assert published >= 1
     again = event("m-1", "purchase", 200000, "bill-1")
     assert again.status_code == 200
     assert again.get_json()["grants"] == first.get_json()["grants"]
+    assert len(outbox("points.earned", brand.id)) == published
     assert balance("m-1") == 23
     earned = [e for e in ledger_of("m-1") if e["event_external_id"] == "bill-1"]
     assert sum(e["points"] for e in earned) == 23

@@ -52,14 +52,19 @@ def test_spent_points_become_a_debt_paid_from_the_next_earnings(
     purchase("m-1", 1000000, "bill-1")  # 100
     reward = make_reward(cost_points=80)
     assert exchange(reward["id"], "m-1").status_code == 201
-    assert refund("m-1", "bill-1", 1000000).status_code == 201
-    assert balance("m-1") == -20
-    assert ledger_of("m-1")[0]["balance_after"] == -20
+    assert refund("m-1", "bill-1", 1000000).status_code == 201  # 100 back, 80 of them spent
+    assert balance("m-1") == -80
+    assert [(e["kind"], e["points"], e["balance_after"]) for e in ledger_of("m-1")[:1]] == [
+        ("clawback", -100, -80)
+    ]
     refused = exchange(make_reward(cost_points=1)["id"], "m-1")
     assert refused.status_code == 409 and error_code(refused) == "insufficient_points"
-    purchase("m-1", 500000, "bill-2")  # 50: 20 of it pays the debt
-    assert balance("m-1") == 30
-    assert ledger_of("m-1")[0]["balance_after"] == 30
+    purchase("m-1", 500000, "bill-2")  # 50: all of it pays the debt
+    assert balance("m-1") == -30
+    purchase("m-1", 500000, "bill-3")  # 50: 30 pay the rest, 20 to spend
+    assert balance("m-1") == 20
+    assert ledger_of("m-1")[0]["balance_after"] == 20
+    assert exchange(make_reward(cost_points=20)["id"], "m-1").status_code == 201  # the 20 are really there
 
 
 def test_refund_of_an_unknown_purchase_takes_nothing(programme, member, purchase, refund, balance):
