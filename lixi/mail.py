@@ -39,7 +39,7 @@ from lixi.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"  # a mail's status
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"  # a mail's status
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 MEMBER_UNSUBSCRIBED = "member.unsubscribed"  # audit action
 ONE_CLICK = "List-Unsubscribe=One-Click"  # the body mail clients POST (RFC 8058)
@@ -157,7 +157,11 @@ def member_of_unsubscribe_token(token: str) -> Member:
 
 
 def unsubscribe(member: Member) -> bool:
-    """Take back the member's consent (audited as the member); False if it was already taken back."""
+    """Take back the member's consent (audited as the member); False if it was already taken back.
+
+    Their mail still waiting to go (queued, or between retries) is cancelled with it, so nothing
+    reaches them after the click; one already being handed to the server is recorded as sent.
+    """
     with write_transaction() as session:
         changed = session.execute(
             update(Member)
@@ -165,14 +169,15 @@ def unsubscribe(member: Member) -> bool:
             .values(subscribed=False)
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount == 1:
+        cancelled = session.execute(
+            update(_MAILS)
+            .where(_MAILS.c.member_id == member.id, _MAILS.c.status == PENDING)
+            .values(status=CANCELLED, next_attempt_at=None, last_error="The member unsubscribed.")
+        )
+        if changed.rowcount == 1 or cancelled.rowcount:
+            data = {"via": "link", "mails_cancelled": cancelled.rowcount}
             record_audit(
-                member.brand_id,
-                MEMBER_UNSUBSCRIBED,
-                "member",
-                member.id,
-                {"via": "link"},
-                f"member:{member.id}",
+                member.brand_id, MEMBER_UNSUBSCRIBED, "member", member.id, data, f"member:{member.id}"
             )
     db.session.refresh(member)
     return changed.rowcount == 1
@@ -342,12 +347,14 @@ def _record_outcome(mail_id: int, attempt: int, error: str | None, permanent: bo
     else:
         retry_at = now + timedelta(seconds=backoff_seconds(attempt, config["MAIL_RETRY_BASE_SECONDS"]))
         values = {"last_error": error[:ERROR_LENGTH], "next_attempt_at": retry_at}
+    # A mail cancelled while its try was under way (the member unsubscribed) still went: say so.
+    statuses = (PENDING, CANCELLED) if error is None else (PENDING,)
     with write_transaction() as session:
         recorded = session.execute(
             update(_MAILS)
             .where(
                 _MAILS.c.id == mail_id,
-                _MAILS.c.status == PENDING,
+                _MAILS.c.status.in_(statuses),
                 _MAILS.c.attempts == attempt,  # another worker took over after our lease: its turn
             )
             .values(**values)

@@ -21,7 +21,7 @@ from lixi import jobs, mail
 from lixi.audit import list_audit_events
 from lixi.database import write_transaction
 from lixi.extensions import db
-from lixi.mail import FAILED, PENDING, SENT, queue_mail, queue_member_mail, sweep_mail
+from lixi.mail import CANCELLED, FAILED, PENDING, SENT, queue_mail, queue_member_mail, sweep_mail
 from lixi.models import MailMessage, Member
 from tests.conftest import fresh_app
 from tests.vouchers.merchant_helpers import form_token, logged_in, make_staff
@@ -251,6 +251,7 @@ def test_member_mail_is_in_the_brands_language_with_a_one_click_unsubscribe(
 
 def test_the_one_click_post_needs_no_csrf_token_but_a_valid_link(app, api, brand, client):
     member = make_member(api, "m-3", subscribed=True)
+    waiting = queue_points_mail(member)  # queued, not sent yet
     link = mail.unsubscribe_url(member)
     path = urlsplit(link).path
     assert client.post(path + "x", data={"List-Unsubscribe": "One-Click"}).status_code == 404  # tampered
@@ -258,6 +259,9 @@ def test_the_one_click_post_needs_no_csrf_token_but_a_valid_link(app, api, brand
     assert answer.status_code == 200
     fresh()
     assert db.session.get(Member, member.id).subscribed is False
+    work(app)  # the mail that was waiting goes nowhere (nothing listens on the SMTP port: it was not tried)
+    (row,) = mails()
+    assert (row.id, row.status, row.attempts) == (waiting, CANCELLED, 0)
     again = client.post(path, data={"List-Unsubscribe": "One-Click"})  # twice: still fine, audited once
     assert again.status_code == 200
     assert len(list_audit_events(brand.id, action="member.unsubscribed")) == 1
