@@ -114,7 +114,8 @@ def monthly_statement(member: Member, month: Any, summary_url: str, points: int 
     brand = _brand(member)
     first_day = _first_day(month)
     with force_locale(_locale(brand)):
-        month_name = format_date(first_day, "MMMM y")
+        # "tháng 2/2030" reads better than Babel's "tháng 2 2030"; "February 2030" in English.
+        month_name = format_date(first_day, "'tháng' M/y" if _locale(brand) == "vi" else "MMMM y")
         _send(
             member,
             MONTHLY_STATEMENT,

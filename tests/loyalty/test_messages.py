@@ -12,12 +12,16 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from harness.localredis import free_port
 from harness.localsmtp import Inbox, html_of, text_of
 from lixi import jobs
+from lixi.database import write_transaction
 from lixi.extensions import db
+from lixi.models import MailMessage, Member
+from loyalty import messages
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch
 from tests.conftest import fresh_app
 from tests.loyalty.conftest import outbox
@@ -145,3 +149,44 @@ def test_a_welcome_mail_read_in_the_dashboard_and_its_unsubscribe_page_in_a_brow
     db.session.commit()  # end the test's snapshot: the server's threads wrote the change
     db.session.expire_all()
     assert api.get("/members/lan").get_json()["subscribed"] is False
+
+
+def test_every_message_in_english_for_an_english_brand(app, make_brand):
+    brand = make_brand("Pho Corner", locale="en")
+    with write_transaction():
+        member = Member(
+            brand_id=brand.id,
+            external_id="kim",
+            name="Kim",
+            email="kim@example.com",
+            phone="0902",
+            subscribed=True,
+        )
+        db.session.add(member)
+        db.session.flush()
+        messages.welcome(member, f"{BASE}/me?t=x")
+        messages.points_earned(member, 1500, 12000)
+        messages.birthday(member, "200 points")
+        # Buckets end at the first instant after their last day: 31 March in Ho Chi Minh City.
+        messages.points_expiring(member, 300, datetime(2030, 3, 31, 17, 0, tzinfo=UTC))
+        messages.monthly_statement(member, "2030-02", f"{BASE}/statement", points=12000)
+    db.session.commit()
+    mails = db.session.execute(select(MailMessage).order_by(MailMessage.id)).scalars().all()
+    assert [m.subject for m in mails] == [
+        "Welcome to Pho Corner",
+        "You earned 1,500 points",
+        "Happy birthday from Pho Corner",
+        "300 points expire on Mar 31, 2030",
+        "Your points statement for February 2030",
+    ]
+    assert "Your balance: 12,000 points." in mails[1].text_body
+    assert "Your birthday gift: 200 points" in mails[2].html_body
+    assert f"{BASE}/statement" in mails[4].text_body and "Hello Kim," in mails[4].text_body
+    assert all("/u/" in m.headers["List-Unsubscribe"] for m in mails)
+    sms = outbox("message.requested", brand.id)
+    assert [(s["kind"], s["phone"], s["language"]) for s in sms] == [
+        (kind, "0902", "en")
+        for kind in ("welcome", "points_earned", "birthday", "points_expiring", "monthly_statement")
+    ]
+    assert sms[1]["text"] == "Pho Corner: you earned 1,500 points; your balance is 12,000 points."
+    assert sms[4]["link"] == f"{BASE}/statement"
