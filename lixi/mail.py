@@ -16,6 +16,7 @@ import os
 import smtplib
 import ssl
 from datetime import datetime, timedelta
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -220,9 +221,12 @@ def send_mail(mail_id: int) -> None:
         # A worker died during the last try (or the limit was lowered): no more tries.
         _give_up(mail_id, attempts, mail.last_error or "No attempts left.")
         return
-    message = build_message(
-        mail, config["MAIL_FROM"]
-    )  # read before the claim: no transaction is open while sending
+    # Everything the send needs is read before the claim, so no transaction is open while sending.
+    try:
+        message = build_message(mail, config["MAIL_FROM"])
+    except (ValueError, TypeError, MessageError) as failure:  # a header no server would take: no retry
+        _give_up(mail_id, attempts, f"{type(failure).__name__}: {failure}")
+        return
     db.session.commit()
     if not _claim(mail_id, attempts, float(config["MAIL_TIMEOUT_SECONDS"])):
         return  # not due yet, being sent by another worker, or finished meanwhile

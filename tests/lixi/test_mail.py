@@ -265,3 +265,14 @@ def test_the_one_click_post_needs_no_csrf_token_but_a_valid_link(app, api, brand
     again = client.post(path, data={"List-Unsubscribe": "One-Click"})  # twice: still fine, audited once
     assert again.status_code == 200
     assert len(list_audit_events(brand.id, action="member.unsubscribed")) == 1
+
+
+def test_a_mail_no_server_would_take_fails_without_a_try(app, brand):
+    with write_transaction():
+        injected = {"X-Note": "a\nBcc: b@x.vn"}  # a header carrying another one
+        queue_mail(brand.id, "lan@example.vn", "Hỏng", "x", None, "test", headers=injected)
+    work(app)  # nothing listens on the SMTP port either: it was never tried
+    (row,) = mails()
+    assert (row.status, row.attempts, row.next_attempt_at) == (FAILED, 0, None)
+    assert "linefeed" in (row.last_error or "")
+    assert sweep_mail(grace_seconds=0) == {"enqueued": 0}  # and is not picked up again
