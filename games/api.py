@@ -124,6 +124,8 @@ def member_link(data: dict, external_id: str):
 @blp.arguments(EventInSchema)
 @blp.response(201, EventOutSchema, description="Recorded; the grants it earned.")
 @blp.alt_response(200, schema=EventOutSchema, description="Seen before (same external_id): the first result.")
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: a refund's purchase is not the member's.")
+@blp.alt_response(409, schema=ErrorSchema, description="refund_exceeds_purchase: more than is left.")
 @blp.doc(security=SECURITY)
 def record_event(data: dict):
     """Report a member event; earning rules of running campaigns grant plays, once per external_id.

@@ -10,13 +10,14 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from games.campaigns import get_campaign
+from games.errors import GameConflict, GameErrorCode
 from games.events import EVENT_RECORDED, PLAYS_GRANTED
 from games.models import Campaign, CampaignStatus, EarningRule, MemberEvent, MemberPlays
 from games.plays import plays_left
 from lixi import timeutil
 from lixi.audit import record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
-from lixi.errors import invalid_field
+from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.members import get_member, upsert_member
 from lixi.models import Member
@@ -167,7 +168,8 @@ def record_event(
 
 def _refund_of(brand_id: int, member_id: int, purchase_external_id: str, amount: int | None) -> Refund:
     """The member's purchase a refund names, locked (so two refunds of it run one after the other),
-    with what was refunded of it so far; a 422 when there is no such purchase or too much is refunded."""
+    with what was refunded of it so far: 404 without such a purchase, 409 when more than what is
+    left would be refunded."""
     locked = db.session.execute(
         update(MemberEvent)
         .where(
@@ -181,7 +183,7 @@ def _refund_of(brand_id: int, member_id: int, purchase_external_id: str, amount:
     )
     purchase = _find_event(brand_id, purchase_external_id) if locked.rowcount else None
     if purchase is None:
-        raise invalid_field("refund_of", "This member has no purchase with this external_id.")
+        raise NotFound("This member has no purchase with this external_id (refund_of).")
     refunded = db.session.execute(
         select(func.coalesce(func.sum(MemberEvent.amount), 0)).where(
             MemberEvent.brand_id == brand_id, MemberEvent.refund_of == purchase_external_id
@@ -189,7 +191,7 @@ def _refund_of(brand_id: int, member_id: int, purchase_external_id: str, amount:
     ).scalar_one()
     left = (purchase.amount or 0) - refunded
     if amount is None or amount > left:
-        raise invalid_field("amount", f"More than is left to refund of this purchase ({left}).")
+        raise GameConflict(GameErrorCode.REFUND_EXCEEDS_PURCHASE, {"refundable": left})
     return Refund(purchase, int(refunded), int(refunded) + amount)
 
 

@@ -14,6 +14,7 @@ class GameErrorCode(StrEnum):
     CAMPAIGN_NOT_ACTIVE = "campaign_not_active"
     DAILY_LIMIT_REACHED = "daily_limit_reached"
     INVALID_TRANSITION = "invalid_transition"
+    REFUND_EXCEEDS_PURCHASE = "refund_exceeds_purchase"
 
 
 MESSAGES = {
@@ -21,6 +22,7 @@ MESSAGES = {
     GameErrorCode.CAMPAIGN_NOT_ACTIVE: "This campaign is not running now.",
     GameErrorCode.DAILY_LIMIT_REACHED: "This member has played as often as allowed today.",
     GameErrorCode.INVALID_TRANSITION: "The campaign cannot move to that status from where it is.",
+    GameErrorCode.REFUND_EXCEEDS_PURCHASE: "More than is left to refund of this purchase.",
 }
 
 

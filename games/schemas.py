@@ -205,15 +205,17 @@ class EventInSchema(Schema):
     )
     refund_of = Text(
         validate=validate.Length(min=1, max=100),
-        allow_none=True,
         metadata={"description": "A refund's purchase (its external_id); refunds only."},
     )
 
     # A refund names its purchase and the amount refunded; no other event names a purchase.
     OPENAPI_EXTRA = {
         "anyOf": [
-            {"required": ["refund_of", "amount"], "properties": {"type": {"const": REFUND}}},
-            {"not": {"required": ["refund_of"]}, "properties": {"type": {"not": {"const": REFUND}}}},
+            {
+                "required": ["refund_of", "amount"],
+                "properties": {"type": {"enum": [REFUND]}, "amount": {"type": "integer"}},
+            },
+            {"not": {"required": ["refund_of"]}, "properties": {"type": {"not": {"enum": [REFUND]}}}},
         ]
     }
 

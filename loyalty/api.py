@@ -36,7 +36,8 @@ CONFLICTS = "insufficient_points, out_of_stock, limit_reached, tier_required, re
 
 
 def _programme_out(saved: programme.Programme) -> dict:
-    return {**ProgrammeSchema().load(saved.settings), "updated_at": saved.updated_at}
+    """The stored document (JSON already) with its one date as a date, for the output schema."""
+    return {**saved.settings, "member_goal_date": saved.member_goal_date, "updated_at": saved.updated_at}
 
 
 @blp.route("/loyalty", methods=["PUT"])
@@ -59,7 +60,10 @@ def put_programme(data: dict):
 @blp.response(200, ProgrammeOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no programme yet.")
 def get_programme():
-    """The brand's loyalty programme."""
+    """The brand's loyalty programme.
+
+    The document the last PUT saved, with when it was saved.
+    """
     return _programme_out(programme.get_programme(g.brand_id))
 
 
@@ -67,7 +71,12 @@ def get_programme():
 @blp.response(200, MemberLoyaltySchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member, or no programme.")
 def member_loyalty(external_id: str):
-    """A member's points, pending points, tier and the points to the next, soonest expiries."""
+    """A member's points, tier and the way to the next tier.
+
+    Available points, pending points (waiting out the return window), the tier by points earned
+    in the window and the points still needed for the next one, the soonest expiries, and the
+    member's referral code.
+    """
     member = get_member(g.brand_id, external_id)
     return ledger.member_loyalty(g.brand_id, member)
 
@@ -77,7 +86,12 @@ def member_loyalty(external_id: str):
 @blp.response(200, LedgerSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member, or no programme.")
 def member_ledger(query: dict, external_id: str):
-    """A member's points entries, newest first; pass `next` as `after` for the following page."""
+    """A member's points ledger, newest first.
+
+    Each entry: its kind (earn, pending, spend, expire, adjust, clawback, referral, birthday), the
+    points (negative when taken), the balance after it, and the event or reason. Pass `next` as
+    `after` for the following page.
+    """
     member = get_member(g.brand_id, external_id)
     ledger.settled_account(g.brand_id, member)
     entries, following = ledger.history(g.brand_id, member.id, query["limit"], query.get("after"))
@@ -105,8 +119,10 @@ def adjust_points(data: dict, external_id: str):
 @blp.response(200, ReferralListSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member, or no programme.")
 def member_referrals(external_id: str):
-    """The member's referral code and share link, and each friend they referred with its state
-    (joined → rewarded on the friend's first purchase)."""
+    """A member's referral code, share link and referrals.
+
+    Each friend they referred, with its state: joined, then rewarded on the friend's first purchase.
+    """
     member = get_member(g.brand_id, external_id)
     account = ledger.settled_account(g.brand_id, member)
     brand = db.session.get(Brand, g.brand_id)
@@ -147,7 +163,11 @@ def create_reward(data: dict):
 @blp.response(200, RewardListSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such member.")
 def list_rewards(query: dict):
-    """The rewards on offer now; with `member_external_id`, whether that member may take each and why not."""
+    """The rewards catalogue on offer now.
+
+    With `member_external_id`, each reward says whether that member may take it now and, if not,
+    why (`reason_code` and `reason` in words, such as "còn thiếu 1.200 điểm").
+    """
     external_id = query.get("member_external_id")
     member = get_member(g.brand_id, external_id) if external_id else None
     return {"rewards": [_reward_out(option) for option in rewards.catalogue(g.brand_id, member)]}
@@ -160,6 +180,10 @@ def list_rewards(query: dict):
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such reward or member.")
 @blp.alt_response(409, schema=ErrorSchema, description=CONFLICTS)
 def exchange_reward(data: dict, reward_id: int):
-    """Exchange a member's points for a reward: the points, the stock and the voucher, all or nothing."""
+    """Exchange a member's points for a reward.
+
+    Spends the points (from those expiring soonest), takes one of the stock and issues the voucher
+    in one transaction, or does none of it.
+    """
     member = get_member(g.brand_id, data["member_external_id"])
     return rewards.exchange(g.brand_id, reward_id, member)

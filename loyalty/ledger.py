@@ -481,7 +481,10 @@ def _change_tier(
         "window_points": points,
     }
     record_audit(member.brand_id, TIER_CHANGED, "member", member.external_id, payload)
-    publish(member.brand_id, TIER_UPGRADED if up else TIER_DOWNGRADED, payload)
+    if up:
+        publish(member.brand_id, TIER_UPGRADED, payload)
+    else:
+        publish(member.brand_id, TIER_DOWNGRADED, payload)
     db.session.flush()
 
 

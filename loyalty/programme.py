@@ -9,7 +9,7 @@ from typing import Any
 
 from lixi.audit import record_audit
 from lixi.database import write_transaction
-from lixi.errors import NotFound, invalid_field
+from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.timeutil import utcnow
 from loyalty.events import PROGRAMME_SAVED
@@ -156,14 +156,11 @@ def get_programme(brand_id: int) -> Programme:
 
 
 def _check_offers(brand_id: int, settings: dict[str, Any]) -> None:
-    """The offers a referral or birthday gives must be the brand's (a 422 naming the field)."""
+    """The offers a referral or birthday gives must be the brand's (404 otherwise, as for any id)."""
     for section in ("referral", "birthday"):
         for name, offer_id in (settings.get(section) or {}).items():
             if name.endswith("offer_id") and offer_id is not None:
-                try:
-                    get_offer(brand_id, offer_id)
-                except NotFound as error:
-                    raise invalid_field(f"{section}.{name}", "No such offer.") from error
+                get_offer(brand_id, offer_id)
 
 
 def save_programme(brand_id: int, settings: dict[str, Any]) -> Programme:

@@ -24,7 +24,7 @@ class EarnRuleSchema(Schema):
 
     event = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
     points = fields.Integer(strict=True, validate=POINTS, allow_none=True)
-    points_per = fields.Nested(PointsPerSchema, allow_none=True)
+    points_per = fields.Nested(PointsPerSchema)
     min_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
     max_amount = fields.Integer(strict=True, validate=MONEY, allow_none=True)
 
@@ -56,9 +56,11 @@ class ReferralSettingsSchema(Schema):
     referrer_offer_id = fields.Integer(strict=True, validate=ID, allow_none=True)
     referee_offer_id = fields.Integer(strict=True, validate=ID, allow_none=True)
     max_per_referrer = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**6), allow_none=True)
-    join_url = fields.Url(
+    join_url = Text(
         allow_none=True,
         validate=validate.Length(max=500),
+        pattern=r"^https?://\S+$",
+        pattern_error="An http(s) URL.",
         metadata={"description": "Where a shared referral link sends a friend to sign up (?ref=<code>)."},
     )
 
@@ -92,13 +94,14 @@ class ProgrammeSchema(Schema):
     tier_window_days = fields.Integer(strict=True, validate=DAYS, load_default=365)
     tier_grace_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650), load_default=0)
     tier_multipliers = fields.Dict(
-        keys=fields.String(validate=TIER_NAME),
+        keys=fields.String(),  # each must name a tier (checked below)
         values=fields.Float(validate=validate.Range(min=1, max=100)),
         load_default=dict,
         metadata={"description": "Tier name → what its members' earnings are multiplied by (Gold: 1.5)."},
     )
-    referral = fields.Nested(ReferralSettingsSchema, allow_none=True, load_default=None)
-    birthday = fields.Nested(BirthdaySettingsSchema, allow_none=True, load_default=None)
+    # Leave out to have none (not null: apispec documents a nullable object as any object).
+    referral = fields.Nested(ReferralSettingsSchema)
+    birthday = fields.Nested(BirthdaySettingsSchema)
     expiring_notice_days = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=365), load_default=7
     )
@@ -122,6 +125,8 @@ class ProgrammeSchema(Schema):
 
 
 class ProgrammeOutSchema(ProgrammeSchema):
+    referral = fields.Nested(ReferralSettingsSchema, allow_none=True)
+    birthday = fields.Nested(BirthdaySettingsSchema, allow_none=True)
     updated_at = fields.AwareDateTime()
 
 
@@ -174,7 +179,7 @@ class AdjustmentInSchema(Schema):
     )
     reason = Text(required=True, validate=validate.Length(min=1, max=500), pattern=NOT_BLANK)
 
-    OPENAPI_EXTRA = {"properties": {"points": {"not": {"const": 0}}}}
+    OPENAPI_EXTRA = {"not": {"required": ["points"], "properties": {"points": {"enum": [0]}}}}
 
 
 class RewardInSchema(Schema):

@@ -32,6 +32,17 @@ BEYOND_THE_SCHEMA = {
     ("redeem", "bill_amount", "Percent vouchers need bill_amount"),
     ("redeem", "bill_amount", "This voucher has a minimum bill"),
     ("redeem", "amount", "Gift cards need the amount"),
+    ("upsert_member", "referred_by", "No member has this referral code"),
+    ("upsert_member", "referred_by", "Only a new member can join with a referral code"),
+    ("upsert_member", "referred_by", "A member cannot refer themselves"),
+    ("upsert_member", "referred_by", "This referral code has been used as often as allowed"),
+    ("put_programme", "tiers", "Tier names must differ"),
+    ("put_programme", "tiers", "Tiers must have different min_points"),
+    ("put_programme", "tier_multipliers", "No such tier"),
+    ("put_programme", "max_amount", "max_amount must not be below min_amount"),
+    ("create_reward", "ends_at", "ends_at must come after starts_at"),
+    ("create_reward", "offer_id", "This offer is archived"),
+    ("create_reward", "min_tier", "No such tier in the programme"),
 }
 
 
