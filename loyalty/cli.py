@@ -32,9 +32,11 @@ def loyalty_check_command(as_json: bool) -> None:
 @click.command("loyalty-daily")
 @with_appcontext
 def loyalty_daily_command() -> None:
-    """Release pending points, expire, send expiring-soon notices, review tiers, grant birthdays."""
+    """Release pending points, expire, send expiring-soon notices, review tiers, grant birthdays,
+    send last month's statements."""
     report = run_daily()
     click.echo(
         f"settled {report.settled}, expiring notices {report.expiring_notices}, "
-        f"tiers reviewed {report.tiers_reviewed}, birthdays {report.birthdays}"
+        f"tiers reviewed {report.tiers_reviewed}, birthdays {report.birthdays}, "
+        f"statements {report.statements}"
     )

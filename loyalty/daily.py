@@ -22,10 +22,17 @@ from lixi.extensions import db
 from lixi.formatting import number
 from lixi.models import Brand, Member
 from lixi.outbox import publish
-from lixi.timeutil import local_date, utcnow
+from lixi.timeutil import end_of_local_day, local_date, utcnow
 from loyalty import ledger, messages
 from loyalty.events import MEMBER_BIRTHDAY, POINTS_CHANGED, POINTS_EXPIRING
-from loyalty.models import BirthdayGrant, EntryKind, LoyaltyProgramme, PointsBucket
+from loyalty.models import (
+    BirthdayGrant,
+    EntryKind,
+    LoyaltyAccount,
+    LoyaltyProgramme,
+    PointsBucket,
+    StatementSent,
+)
 from loyalty.programme import Programme, find_programme
 from loyalty.urls import member_page_url
 from vouchers.offers import get_offer
@@ -38,6 +45,7 @@ class DailyReport:
     expiring_notices: int = 0
     tiers_reviewed: int = 0
     birthdays: int = 0
+    statements: int = 0
 
 
 def run_daily() -> DailyReport:
@@ -51,6 +59,7 @@ def run_daily() -> DailyReport:
             _notify_expiring(programme, report)
             _review_tiers(programme, report)
             _birthdays(programme, report)
+            _monthly_statements(programme, report)
     return report
 
 
@@ -223,3 +232,40 @@ def _grant_birthday(programme: Programme, brand: Brand, member: Member, year: in
         publish(brand.id, MEMBER_BIRTHDAY, payload)
         messages.birthday(member, _reward_in_words(brand, points, voucher_code), member_page_url(member))
     return True
+
+
+def _monthly_statements(programme: Programme, report: DailyReport) -> None:
+    """Last month's statement message, once per member who had an account before this month began
+    (sent on the 1st, or on the first run after it)."""
+    brand = db.session.get(Brand, programme.brand_id)
+    assert brand is not None
+    first_of_month = local_date(utcnow(), brand.timezone).replace(day=1)
+    last_month = (first_of_month - timedelta(days=1)).strftime("%Y-%m")
+    sent = select(StatementSent.member_id).where(
+        StatementSent.brand_id == brand.id, StatementSent.month == last_month
+    )
+    members = (
+        db.session.execute(
+            select(Member)
+            .join(LoyaltyAccount, LoyaltyAccount.member_id == Member.id)
+            .where(
+                LoyaltyAccount.brand_id == brand.id,
+                LoyaltyAccount.created_at
+                < end_of_local_day(first_of_month - timedelta(days=1), brand.timezone),
+                Member.id.not_in(sent),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for member in members:
+        try:
+            with write_transaction():
+                db.session.add(StatementSent(brand_id=brand.id, member_id=member.id, month=last_month))
+                db.session.flush()  # the unique (member, month) decides, whatever races
+                account = db.session.get(LoyaltyAccount, member.id)
+                assert account is not None
+                messages.monthly_statement(member, last_month, member_page_url(member) or "", account.points)
+            report.statements += 1
+        except IntegrityError:
+            db.session.rollback()

@@ -199,3 +199,16 @@ class BirthdayGrant(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     year: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatementSent(db.Model):
+    """The monthly statement message of one member for one month ("YYYY-MM"): sent once."""
+
+    __tablename__ = "statements_sent"
+    __table_args__ = (UniqueConstraint("member_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
