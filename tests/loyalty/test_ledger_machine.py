@@ -252,7 +252,7 @@ def test_the_ledger_holds_under_random_steps(app, clock):
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=25,
+            max_examples=20,
             stateful_step_count=15,
             deadline=None,
             database=None,
