@@ -231,3 +231,9 @@ def test_exchanges_are_limited_per_member_whichever_link(
         statuses.append(client.post(f"/me/rewards/{reward['id']}", data=form).status_code)
     assert statuses == [303, 429]
     assert balance("m-1") == 40
+
+
+def test_the_wallet_of_a_member_page_link_leads_back_to_the_page(client, me):
+    response = client.get(f"/wallet?t={_token(me)}")
+    assert response.status_code == 200
+    assert f'href="/me?t={_token(me)}"' in response.get_data(as_text=True)
