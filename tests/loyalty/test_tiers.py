@@ -76,3 +76,17 @@ def test_a_big_earning_can_jump_two_tiers(make_programme, member, purchase, loya
     assert loyalty_of("m-1")["tier"] == "Platinum"
     assert loyalty_of("m-1")["next_tier"] is None
     assert "Platinum" in str(outbox("tier.upgraded", brand.id))
+
+
+def test_a_purchase_never_downgrades_even_without_grace(
+    make_programme, member, purchase, loyalty_of, clock, daily, brand
+):
+    make_programme(tiers=TIERS, tier_window_days=365, tier_grace_days=0)
+    purchase("m-1", 10000000)  # 1,000: Gold
+    clock.advance(days=400)  # the window is empty: Gold is owed nothing, but only the review may say so
+    purchase("m-1", 100000)
+    assert loyalty_of("m-1")["tier"] == "Gold"
+    assert outbox("tier.downgraded", brand.id) == []
+    daily()
+    assert loyalty_of("m-1")["tier"] == "Silver"
+    assert len(outbox("tier.downgraded", brand.id)) == 1
