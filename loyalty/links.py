@@ -49,6 +49,13 @@ def read_member_card(token: str) -> tuple[int, int] | None:
         return None
 
 
+def member_of_card(token: str) -> Member | None:
+    """The member of a genuine card token (their own brand's), else None."""
+    found = read_member_card(token)
+    member = db.session.get(Member, found[1]) if found else None
+    return member if member is not None and found is not None and member.brand_id == found[0] else None
+
+
 def open_member_card(brand_id: int, presented: str) -> Member:
     """The brand's member whose card this is; a forged card and another brand's card are one 404."""
     found = read_member_card(card_token_of(presented))

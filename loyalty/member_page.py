@@ -18,7 +18,7 @@ from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
 from loyalty import ledger, referrals, rewards
 from loyalty.links import member_card_token
-from loyalty.models import EntryKind, PointsEntry, Referral
+from loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Referral
 from loyalty.programme import Programme, find_programme
 from vouchers.models import Voucher
 
@@ -175,3 +175,32 @@ def member_page(brand: Brand, member: Member) -> MemberPage:
         share_url=referrals.share_url(brand, member) if programme else None,
         card_token=member_card_token(member),
     )
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What a shared referral link (/r/<code>) shows: the brand, who invites, their code and reward."""
+
+    brand: Brand
+    referrer: Member
+    code: str
+    referral: dict
+
+
+def invitation(code: str) -> Invitation | None:
+    """The invitation behind a referral code; None for no such code, or (codes are unique per
+    brand only) a code two brands share, since the link does not say which."""
+    accounts = list(
+        db.session.execute(
+            select(LoyaltyAccount).where(LoyaltyAccount.referral_code == code.strip().upper()[:16]).limit(2)
+        ).scalars()
+    )
+    if len(accounts) != 1:
+        return None
+    account = accounts[0]
+    programme = find_programme(account.brand_id)
+    referrer = db.session.get(Member, account.member_id)
+    brand = db.session.get(Brand, account.brand_id)
+    if programme is None or referrer is None or brand is None:
+        return None
+    return Invitation(brand, referrer, account.referral_code, programme.referral or {})

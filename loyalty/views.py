@@ -9,7 +9,6 @@ import hashlib
 from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
-from sqlalchemy import select
 
 from games.earning import add_event_earner
 from games.links import MemberLink, open_member_link
@@ -22,10 +21,9 @@ from lixi.ratelimit import client_ip, shared_limit_from
 from loyalty import rewards, till
 from loyalty.errors import LoyaltyConflict
 from loyalty.ledger import member_loyalty
-from loyalty.links import CARD_PATH, member_card_url, read_member_card
-from loyalty.member_page import member_page
-from loyalty.models import LoyaltyAccount
-from loyalty.programme import find_programme, get_programme
+from loyalty.links import CARD_PATH, member_card_url, member_of_card
+from loyalty.member_page import invitation, member_page
+from loyalty.programme import get_programme
 from vouchers.qr import cached_qr
 from vouchers.schemas import VoucherOutSchema, voucher_url
 from vouchers.service import find_public_voucher, voucher_token
@@ -173,9 +171,8 @@ def exchanged(voucher_token: str) -> Response:
 
 
 def _card_member(token: str) -> Member:
-    found = read_member_card(token)
-    member = db.session.get(Member, found[1]) if found else None
-    if member is None or found is None or member.brand_id != found[0]:
+    member = member_of_card(token)
+    if member is None:
         abort(404)
     return member
 
@@ -201,24 +198,14 @@ def member_card_qr(token: str) -> Response:
 @bp.get("/r/<code>")
 def referral_landing(code: str) -> Response:
     """Where a shared referral link lands: who invites you, and the code to join with."""
-    accounts = list(
-        db.session.execute(
-            select(LoyaltyAccount).where(LoyaltyAccount.referral_code == code.strip().upper()[:16]).limit(2)
-        ).scalars()
-    )
-    if len(accounts) != 1:  # none, or (codes are unique per brand) two brands' and no way to choose
-        abort(404)
-    account = accounts[0]
-    programme = find_programme(account.brand_id)
-    referrer = db.session.get(Member, account.member_id)
-    brand = db.session.get(Brand, account.brand_id)
-    if programme is None or referrer is None or brand is None:
+    found = invitation(code)
+    if found is None:
         abort(404)
     html = render_template(
         "loyalty/referral.html",
-        brand=brand,
-        referrer=referrer,
-        code=account.referral_code,
-        referral=programme.referral or {},
+        brand=found.brand,
+        referrer=found.referrer,
+        code=found.code,
+        referral=found.referral,
     )
     return _no_store(html)
