@@ -110,3 +110,30 @@ def test_a_refund_keeps_plays_from_other_purchases(
     assert api.post("/members/m-1/plays", {"campaign_id": campaign["id"], "plays": 1}).get_json() == {
         "plays_left": 3
     }
+
+
+def test_points_that_already_expired_are_not_clawed_back_again(
+    make_programme, member, purchase, refund, balance, clock, daily, ledger_of
+):
+    make_programme(expire_days=5)
+    purchase("m-1", 1000000, "bill-1")  # 100, gone after five days
+    clock.advance(days=7)
+    daily()
+    assert balance("m-1") == 0
+    purchase("m-1", 300000, "bill-2")  # 30 of a later bill
+    assert refund("m-1", "bill-1", 1000000).status_code == 201
+    # the member lost those 100 points once already: the refund leaves the later bill's alone
+    assert balance("m-1") == 30
+    assert sum(e["points"] for e in ledger_of("m-1") if e["kind"] == "clawback") == 0
+
+
+def test_a_refund_in_the_return_window_takes_from_the_pending_points(
+    make_programme, member, purchase, refund, loyalty_of, clock, daily
+):
+    make_programme(pending_days=7)
+    purchase("m-1", 1000000, "bill-1")  # 100 pending
+    assert refund("m-1", "bill-1", 400000).status_code == 201
+    assert (loyalty_of("m-1")["points"], loyalty_of("m-1")["pending_points"]) == (0, 60)
+    clock.advance(days=8)
+    daily()
+    assert (loyalty_of("m-1")["points"], loyalty_of("m-1")["pending_points"]) == (60, 0)
