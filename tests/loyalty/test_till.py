@@ -14,6 +14,7 @@ from games.models import MemberEvent
 from lixi.extensions import db
 from lixi.models import AuditEvent
 from loyalty.links import normalize_phone
+from loyalty.views import PHONE_TYPED
 from tests.loyalty.conftest import PER_10K
 from tests.vouchers.merchant_helpers import logged_in, make_staff
 
@@ -57,6 +58,14 @@ def test_phone_numbers_are_read_the_vietnamese_way():
     assert normalize_phone("091-234-5678") == "+84912345678"
     assert normalize_phone("12345") is None
     assert normalize_phone("AB12-CD34") is None
+
+
+def test_the_scanner_takes_typed_phone_numbers_but_not_voucher_codes():
+    # The page's script runs this pattern (the same syntax in JavaScript) on what the cashier typed.
+    for phone in ("0912345678", "0912 345 678", "+84 912 345 678", "(028) 3822 1234"):
+        assert re.match(PHONE_TYPED, phone), phone
+    for code in ("7M3K-9QXR-T2VB-4H", "7M3K9QXRT2VB4H", "1234-5678-9012-34", "12345"):
+        assert not re.match(PHONE_TYPED, code), code
 
 
 def test_find_by_card_record_a_bill_and_earn_by_the_programme(till, client, api, merchant, balance):
