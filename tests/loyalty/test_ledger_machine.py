@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import redis
 from hypothesis import HealthCheck, Phase, settings
@@ -50,6 +51,7 @@ class Purchase:
     earned: int
     clawed: int = 0
     refunded: int = 0
+    expired: int = 0  # of its points, lost to expiry before any refund could take them back
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Model:
         for bucket in self.buckets:
             if bucket.expires_at <= now and bucket.remaining:
                 self.expired += bucket.remaining
+                if bucket.purchase:
+                    self.purchases[bucket.purchase].expired += bucket.remaining
                 self.balance -= bucket.remaining
                 bucket.remaining = 0
 
@@ -208,11 +212,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert response.status_code == 201, response.get_json()
         taken = before - self.get("/members/m/loyalty").get_json()["points"]
         purchase.refunded += amount
-        # in proportion (within a point of rounding), never past what the purchase earned
-        exact = purchase.earned * purchase.refunded / purchase.amount
-        assert 0 <= taken <= purchase.earned - purchase.clawed
-        assert abs(purchase.clawed + taken - exact) < 1, (purchase, taken)
-        if purchase.refunded == purchase.amount:
+        # in proportion, rounded down, never past what the purchase earned; points of it that
+        # expired need not be taken back a second time
+        exact = Fraction(purchase.earned * purchase.refunded, purchase.amount)
+        assert taken >= 0 and purchase.clawed + taken <= exact, (purchase, taken)
+        assert purchase.clawed + taken > exact - 1 - purchase.expired, (purchase, taken)
+        if purchase.refunded == purchase.amount and not purchase.expired:
             assert purchase.clawed + taken == purchase.earned  # the whole refunded: all of it back
         purchase.clawed += taken
         if taken:
