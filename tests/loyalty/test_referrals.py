@@ -41,6 +41,8 @@ def test_referral_rewarded_once_on_the_first_purchase(
     assert _referral_points(ledger_of, "bob") == [30]
     assert loyalty_of("bob")["points"] == 40
     assert _states(api, "alice") == ["rewarded"]
+    [referral] = api.get("/members/alice/referrals").get_json()["referrals"]
+    assert referral["referee_external_id"] == "bob" and referral["purchased_at"] and referral["rewarded_at"]
     assert len(outbox("referral.rewarded", brand.id)) == 1
 
     purchase("bob", 100000)  # the second purchase: nothing more
@@ -66,6 +68,8 @@ def test_self_referral_is_refused(make_programme, make_member, loyalty_of, api, 
         {"external_id": "alice", "referred_by": code},  # the same member
         {"external_id": "alias-1", "phone": "0901111111", "referred_by": code},  # the same phone
         {"external_id": "alias-2", "email": "alice@example.com", "referred_by": code},  # the same email
+        {"external_id": "alias-3", "phone": "+84 901 111 111", "referred_by": code},  # written otherwise
+        {"external_id": "alias-4", "email": "Alice@Example.com", "referred_by": code},
     ):
         response = api.post("/members", body)
         assert response.status_code == 422, (body, response.get_json())
