@@ -46,7 +46,10 @@ def upsert_member(
                 setattr(member, name, value)
             db.session.flush()
             action = "member.created" if created else "member.updated"
-            record_audit(brand_id, action, "member", member.id, {"fields": sorted(changes)})
+            data: dict = {"fields": sorted(changes)}
+            if "subscribed" in changes:  # consent given or taken back: the record says which
+                data["subscribed"] = changes["subscribed"]
+            record_audit(brand_id, action, "member", member.id, data)
             for hook in plugged().member_hooks:
                 hook(member, created, profile)
     except IntegrityError:

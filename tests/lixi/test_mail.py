@@ -194,6 +194,9 @@ def test_member_mail_needs_an_email_and_consent(app, api, brand, inbox):
     unsubscribed = make_member(api, "m-1")
     no_email = make_member(api, "m-2", email=None, subscribed=True)
     assert unsubscribed.subscribed is False  # consent is not assumed
+    audited = list_audit_events(brand.id, action="member.")
+    consents = [(event.subject_id, event.data.get("subscribed")) for event in audited]
+    assert (str(no_email.id), True) in consents and (str(unsubscribed.id), None) in consents
     assert queue_points_mail(unsubscribed) is None
     assert queue_points_mail(no_email) is None
     with write_transaction():  # a welcome needs no consent
