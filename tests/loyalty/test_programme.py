@@ -227,3 +227,20 @@ def test_a_spend_draws_from_the_soonest_expiring_points(
     daily()
     assert balance("m-1") == 0
     assert [e["points"] for e in ledger_of("m-1") if e["kind"] == "expire"] == [-30]
+
+
+def test_points_expiring_is_published_once_per_bucket_days_before(
+    make_programme, member, purchase, clock, daily, brand
+):
+    make_programme(expire_days=30, expiring_notice_days=3)
+    clock.now = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)  # 2 January, local: ends 24:00 on 1 February
+    purchase("m-1", 400000)
+    clock.now = datetime(2030, 1, 29, 16, 0, tzinfo=UTC)  # 3 days and an hour before: not yet
+    daily()
+    assert outbox("points.expiring", brand.id) == []
+    clock.now = datetime(2030, 1, 29, 18, 0, tzinfo=UTC)
+    daily()
+    daily()
+    [notice] = outbox("points.expiring", brand.id)
+    assert notice["points"] == 40 and notice["member_external_id"] == "m-1"
+    assert when(notice["expires_at"]) == datetime(2030, 2, 1, 17, 0, tzinfo=UTC)
