@@ -100,6 +100,16 @@ def test_find_by_phone_typed_any_usual_way(till, api, make_member):
     assert missing.status_code == 404 and 'data-testid="till-error"' in missing.get_data(as_text=True)
 
 
+def test_members_sharing_a_phone_are_all_offered(till, make_member, balance):
+    make_member("m-3", name="Lê Văn Phúc", phone="84912345678")  # the same phone, stored another way
+    html = till.get("/merchant/members", query_string={"code": "0912345678"}).get_data(as_text=True)
+    assert html.count('data-testid="till-member"') == 2 and "Lê Văn Phúc" in html
+    forms = re.findall(r'<form method="post" action="/merchant/members/purchases".*?</form>', html, re.S)
+    second = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', forms[1]))
+    assert till.post("/merchant/members/purchases", data={**second, "amount": "100000"}).status_code == 201
+    assert (balance("m-1"), balance("m-3")) == (0, 10)
+
+
 def test_a_double_submit_records_the_purchase_once(till, client, api, balance):
     html = till.get("/merchant/members", query_string={"code": _card_url(client, api, "m-1")}).get_data(
         as_text=True
