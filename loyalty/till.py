@@ -31,7 +31,14 @@ from lixi.ratelimit import shared_limit_from
 from lixi.staff import works_at
 from loyalty.events import TILL_PURCHASE
 from loyalty.ledger import MemberLoyalty, member_loyalty
-from loyalty.links import find_members, masked_phone, member_card_token, open_member_card
+from loyalty.links import (
+    card_token_of,
+    find_members,
+    masked_phone,
+    member_card_token,
+    open_member_card,
+    read_member_card,
+)
 from loyalty.programme import find_programme
 from vouchers.merchant_views import STORE_KEY, failed_scans_per_staff, failed_scans_per_store
 
@@ -211,7 +218,8 @@ def lookup() -> Response:
             error=_("No member with this card or phone number."),
         )
     found = [at_till(current_user.brand_id, member) for member in members]
-    return _page("loyalty/till.html", code=code, found=found, error=None, key=secrets.token_urlsafe(16))
+    typed = "" if read_member_card(card_token_of(code)) else code  # a scanned card's URL is no help to show
+    return _page("loyalty/till.html", code=typed, found=found, error=None, key=secrets.token_urlsafe(16))
 
 
 def _bill(raw: str | None) -> int | None:

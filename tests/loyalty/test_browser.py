@@ -123,6 +123,7 @@ def test_a_cashier_scans_a_member_card_and_the_bill_earns_points(live, tmp_path)
         assert page.locator("[data-testid=member-name]").inner_text().startswith("Đặng Văn Hùng")
         assert page.locator("[data-testid=member-points]").inner_text() == "0"
         assert_accessible(page, "till: the member found")
+        page.screenshot(path=str(ARTIFACTS / "till-member-found.png"), full_page=True)
         page.locator("[data-testid=bill]").fill("350000")
         page.locator("[data-testid=record-purchase]").click()
         page.locator("[data-testid=till-done]").wait_for()
