@@ -109,6 +109,7 @@ class TillPurchase:
     points: int  # available now
     pending_points: int  # waiting out the return window
     plays: list[tuple[Campaign, int]]
+    vouchers: int  # vouchers the purchase gave (a referral's reward)
 
 
 def record_till_purchase(
@@ -129,7 +130,8 @@ def record_till_purchase(
         for campaign in [db.session.get(Campaign, grant["campaign_id"])]
         if campaign is not None
     ]
-    return TillPurchase(event, created, points, pending, plays)
+    vouchers = sum(1 for grant in grants if "voucher" in grant)
+    return TillPurchase(event, created, points, pending, plays, vouchers)
 
 
 @dataclass(frozen=True)

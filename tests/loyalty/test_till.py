@@ -202,3 +202,17 @@ def test_the_counter_knows_member_cards_and_phone_numbers(till):
     targets = re.search(r'data-scan-targets="([^"]+)"', html).group(1)
     assert "/m/" in targets and "/merchant/members" in targets
     assert 'href="/merchant/members"' in html  # the link to type a phone number without the scanner
+
+
+def test_a_referees_first_purchase_at_the_till_shows_the_voucher_it_gave(till, api, make_programme, offer):
+    make_programme(earn=[PER_10K], referral={"referee_offer_id": offer["id"], "referrer_points": 10})
+    code = api.get("/members/m-1/loyalty").get_json()["referral_code"]
+    joined = api.post(
+        "/members", {"external_id": "m-5", "name": "Bạn Mới", "phone": "0977000111", "referred_by": code}
+    )
+    assert joined.status_code == 201, joined.get_json()
+    html = till.get("/merchant/members", query_string={"code": "0977000111"}).get_data(as_text=True)
+    done = till.post("/merchant/members/purchases", data={**_form(html), "amount": "100000"})
+    text = _text(done.get_data(as_text=True))
+    assert "+10 điểm" in text and "+1 voucher" in text
+    assert api.get("/members/m-1/loyalty").get_json()["points"] == 10  # the referrer's reward
