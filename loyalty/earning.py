@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from games.earning import Refund
 from games.models import MemberEvent
@@ -12,7 +12,7 @@ from lixi.models import Member
 from lixi.outbox import publish
 from loyalty import ledger, messages, referrals
 from loyalty.events import POINTS_CHANGED, POINTS_EARNED
-from loyalty.models import EntryKind, PointsBucket
+from loyalty.models import EntryKind, PointsBucket, PointsDraw, PointsEntry
 from loyalty.programme import find_programme
 from loyalty.urls import member_page_url
 
@@ -61,26 +61,35 @@ def earn_points(event: MemberEvent, member: Member, refund: Refund | None) -> li
         }
         record_audit(member.brand_id, POINTS_CHANGED, "member", member.external_id, payload)
         publish(member.brand_id, POINTS_EARNED, payload)
-        messages.points_earned(member, earned, account.row.points, member_page_url(member))
-    if event.type == PURCHASE:
+        if member.subscribed:  # messages would drop it anyway: skip signing the page link
+            messages.points_earned(member, earned, account.row.points, member_page_url(member))
+    if event.type == PURCHASE and account.row.referred_by_id is not None:
         grants += referrals.on_purchase(account)
     return grants
 
 
 def _claw_back(account: ledger.Account, event: MemberEvent, refund: Refund) -> list[dict]:
-    """Take back this refund's share of what the purchase earned (never more than it earned)."""
+    """Take back this refund's share of what the purchase earned and did not lose to expiry
+    (expired points are gone already: taking them again would make the member pay twice)."""
     purchase = refund.purchase
+    own = (
+        PointsBucket.member_id == account.member.id,
+        PointsBucket.event_external_id == purchase.external_id,
+        PointsBucket.kind == EntryKind.EARN,
+    )
     earned, clawed = db.session.execute(
         select(
-            db.func.coalesce(db.func.sum(PointsBucket.points), 0),
-            db.func.coalesce(db.func.sum(PointsBucket.clawed_back), 0),
-        ).where(
-            PointsBucket.member_id == account.member.id,
-            PointsBucket.event_external_id == purchase.external_id,
-            PointsBucket.kind == EntryKind.EARN,
-        )
+            func.coalesce(func.sum(PointsBucket.points), 0),
+            func.coalesce(func.sum(PointsBucket.clawed_back), 0),
+        ).where(*own)
     ).one()
-    due = refund.share(int(earned), refund.refunded_after) - int(clawed)
+    expired = db.session.execute(
+        select(func.coalesce(func.sum(PointsDraw.points), 0))
+        .join(PointsEntry, PointsEntry.id == PointsDraw.entry_id)
+        .join(PointsBucket, PointsBucket.id == PointsDraw.bucket_id)
+        .where(PointsEntry.kind == EntryKind.EXPIRE, *own)
+    ).scalar_one()
+    due = refund.share(int(earned) - int(expired), refund.refunded_after) - int(clawed)
     if due <= 0:
         return []
     entries = ledger.claw_back(

@@ -19,7 +19,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lixi.audit import current_actor, record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
@@ -93,22 +94,28 @@ def ensure_account(brand_id: int, member_id: int) -> None:
         raise RuntimeError("could not draw a unique referral code")
 
 
+def _lock(member_id: int) -> LoyaltyAccount | None:
+    """One statement locks the account row and reads it (None: no account yet)."""
+    return db.session.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.member_id == member_id)
+        .values(version=LoyaltyAccount.version + 1)
+        .returning(LoyaltyAccount)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).scalar()
+
+
 def lock_account(programme: Programme, member: Member) -> Account:
     """Lock the member's account for this transaction and bring it up to date (pending points
     whose time came, buckets that expired). Call inside write_transaction."""
-    ensure_account(member.brand_id, member.id)
-    db.session.execute(
-        update(LoyaltyAccount)
-        .where(LoyaltyAccount.member_id == member.id)
-        .values(version=LoyaltyAccount.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    row = db.session.execute(
-        select(LoyaltyAccount)
-        .where(LoyaltyAccount.member_id == member.id)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    db.session.refresh(member)
+    row = _lock(member.id)
+    if row is None:
+        ensure_account(member.brand_id, member.id)
+        row = _lock(member.id)
+        assert row is not None
+    # The tier as committed by whoever held the lock before us (a tier changes under this lock).
+    tier = db.session.execute(select(Member.tier).where(Member.id == member.id)).scalar_one()
+    set_committed_value(member, "tier", tier)
     brand = db.session.get(Brand, member.brand_id)
     assert brand is not None
     account = Account(programme, member, brand, row, utcnow())
@@ -136,6 +143,10 @@ def _set_points(
     return result[0]
 
 
+# Core, not the ORM's unit of work: an entry is written once and never changed.
+_INSERT_ENTRY = insert(PointsEntry).returning(PointsEntry)
+
+
 def _entry(
     account: Account,
     kind: str,
@@ -146,22 +157,22 @@ def _entry(
     available_at: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> PointsEntry:
-    entry = PointsEntry(
-        brand_id=account.member.brand_id,
-        member_id=account.member.id,
-        kind=kind,
-        points=points,
-        balance_after=account.row.points,
-        event_external_id=event_external_id,
-        reason=reason,
-        actor=current_actor(),
-        created_at=account.now,
-        available_at=available_at,
-        expires_at=expires_at,
-    )
-    db.session.add(entry)
-    db.session.flush()
-    return entry
+    return db.session.execute(
+        _INSERT_ENTRY,
+        {
+            "brand_id": account.member.brand_id,
+            "member_id": account.member.id,
+            "kind": kind,
+            "points": points,
+            "balance_after": account.row.points,
+            "event_external_id": event_external_id,
+            "reason": reason,
+            "actor": current_actor(),
+            "created_at": account.now,
+            "available_at": available_at,
+            "expires_at": expires_at,
+        },
+    ).scalar_one()
 
 
 def expiry_for(programme: Programme, tz_name: str, available_at: datetime) -> datetime | None:
@@ -351,22 +362,22 @@ def claw_back(account: Account, points: int, purchase_external_id: str, *, reaso
 
 
 def settle(account: Account) -> None:
-    """Pending points whose time came become available; buckets past their end of day expire."""
+    """Pending points whose time came become available; buckets past their end of day expire
+    (releases first: a bucket may come due and expire in one settling)."""
     now = account.now
     due = (
         db.session.execute(
             select(PointsBucket)
-            .where(
-                PointsBucket.member_id == account.member.id,
-                PointsBucket.released.is_(False),
-                PointsBucket.available_at <= now,
-            )
+            .where(PointsBucket.member_id == account.member.id, _falls_due(now))
             .order_by(PointsBucket.available_at, PointsBucket.id)
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .all()
     )
     for bucket in due:
+        if bucket.released:
+            continue
         bucket.released = True
         db.session.flush()
         if bucket.remaining:
@@ -381,22 +392,12 @@ def settle(account: Account) -> None:
                 bucket.expires_at,
                 pending_delta=-bucket.remaining,
             )
-    expired = (
-        db.session.execute(
-            select(PointsBucket)
-            .where(
-                PointsBucket.member_id == account.member.id,
-                PointsBucket.released.is_(True),
-                PointsBucket.expired_at.is_(None),
-                PointsBucket.expires_at <= now,
-            )
-            .order_by(PointsBucket.expires_at, PointsBucket.id)
-            .execution_options(populate_existing=True)
-        )
-        .scalars()
-        .all()
+        db.session.refresh(bucket)  # a debt may have taken some of it
+    expiring = sorted(
+        (b for b in due if b.expires_at is not None and b.expires_at <= now),
+        key=lambda b: (b.expires_at, b.id),
     )
-    for bucket in expired:
+    for bucket in expiring:
         bucket.expired_at = now
         if bucket.remaining:
             lost = bucket.remaining
@@ -411,6 +412,14 @@ def settle(account: Account) -> None:
             )
             db.session.add(PointsDraw(entry_id=entry.id, bucket_id=bucket.id, points=lost))
     db.session.flush()
+
+
+def _falls_due(now: datetime) -> ColumnElement[bool]:
+    """A bucket to release (pending, its time came) or to expire (past its end, not yet expired)."""
+    return or_(
+        and_(PointsBucket.released.is_(False), PointsBucket.available_at <= now),
+        and_(PointsBucket.expired_at.is_(None), PointsBucket.expires_at <= now),
+    )
 
 
 # --- tiers -------------------------------------------------------------------------------------
@@ -519,22 +528,10 @@ class MemberLoyalty:
 
 def _is_due(member_id: int, now: datetime) -> bool:
     """Is there pending to release or a bucket to expire? (then reading settles first)."""
-    return (
-        db.session.execute(
-            select(PointsBucket.id)
-            .where(
-                PointsBucket.member_id == member_id,
-                (and_(PointsBucket.released.is_(False), PointsBucket.available_at <= now))
-                | and_(
-                    PointsBucket.released.is_(True),
-                    PointsBucket.expired_at.is_(None),
-                    PointsBucket.expires_at <= now,
-                ),
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )
+    found = db.session.execute(
+        select(PointsBucket.id).where(PointsBucket.member_id == member_id, _falls_due(now)).limit(1)
+    ).first()
+    return found is not None
 
 
 def settled_account(brand_id: int, member: Member) -> LoyaltyAccount:
