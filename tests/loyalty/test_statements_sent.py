@@ -15,7 +15,9 @@ def _statements(app) -> list[tuple[int | None, str]]:
     with app.app_context():
         return list(
             db.session.execute(
-                select(MailMessage.member_id, MailMessage.subject).where(MailMessage.kind == "monthly_statement")
+                select(MailMessage.member_id, MailMessage.subject).where(
+                    MailMessage.kind == "monthly_statement"
+                )
             ).all()
         )
 
