@@ -9,7 +9,7 @@ from flask_babel import refresh
 
 from lixi.extensions import csrf, db
 from lixi.mail import ONE_CLICK, member_of_unsubscribe_token, unsubscribe
-from lixi.models import Brand
+from lixi.models import Brand, Member
 
 bp = Blueprint("loyalty_mail", __name__)
 bp.before_request(refresh)  # the locale is cached on the app context; each page picks its own
@@ -38,6 +38,6 @@ def unsubscribe_post(token: str) -> Any:
     return _page(member, done=True)
 
 
-def _page(member: Any, done: bool) -> str:
+def _page(member: Member, done: bool) -> str:
     brand = db.session.get(Brand, member.brand_id)
     return render_template("loyalty/unsubscribe.html", brand=brand, member=member, done=done)
