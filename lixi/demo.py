@@ -2,7 +2,8 @@
 
 The parts run in their order, each adding what it made to what seed-demo prints (in that order):
 the kernel's tenant (0: brand, API key, store), then offers (10), the kernel's people (20: staff,
-members), a voucher (30), a game (40), and the pages to visit (50 and up).
+members), a voucher (30), the loyalty programme (35), a game (40), the member's page (45), and
+the pages to visit (50 and up).
 """
 
 from __future__ import annotations

@@ -26,4 +26,5 @@ def register(app: Flask) -> None:
     add_event_earner(app, earn_points)
     add_member_hook(app, joining.on_member_upsert)
     add_sweep(app, run_daily, "LOYALTY_SWEEP_SECONDS")
-    add_demo_seeder(app, 45, demo.seed_loyalty)
+    add_demo_seeder(app, 35, demo.seed_loyalty)
+    add_demo_seeder(app, 45, demo.add_member_page)

@@ -50,6 +50,7 @@ def programme_settings(offer_id: int) -> dict:
 
 
 def seed_loyalty(demo: Demo) -> None:
+    """Before the game (its purchases would earn plays beyond the demo's top-up)."""
     assert demo.brand is not None
     brand_id = demo.brand.id
     if find_programme(brand_id) is None:
@@ -69,6 +70,12 @@ def seed_loyalty(demo: Demo) -> None:
             record_event(
                 brand_id, member.external_id, "purchase", f"demo-bill-{member.external_id}-{number}", amount
             )
+
+
+def add_member_page(demo: Demo) -> None:
+    """The first demo member's own page (after the game's page in what seed-demo prints)."""
+    assert demo.brand is not None
     first = demo.members[0]
+    brand_id = demo.brand.id
     with current_app.test_request_context():
         demo.add_page("me", url_for("loyalty_pages.member_home", t=member_token(brand_id, first.id, None)))

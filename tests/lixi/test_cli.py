@@ -155,7 +155,7 @@ def test_seed_demo_prints_its_parts_in_the_order_it_always_has(app, tmp_path):
         *("brand_id", "brand_slug", "api_key", "api_key_file", "merchant_id", "offer_id", "lixi_offer_id"),
         *("member_external_ids", "staff_login", "admin_login", "voucher_code", "campaign_id", "urls"),
     ]
-    assert list(demo["urls"]) == ["voucher", "play", "openapi", "merchant", "dashboard"]
+    assert list(demo["urls"]) == ["voucher", "play", "me", "openapi", "merchant", "dashboard"]
 
 
 def test_the_worker_runs_each_plugged_sweep_while_it_works_even_after_one_fails(app):
