@@ -135,6 +135,9 @@ def _run_the_readme_examples(run: MakeRun, workdir: Path) -> None:
     assert '"valid":true' in out and '"voided_at":"' in out and '"status":"voided"' in out, out
     assert '"plays_left":' in out, out
     assert f"127.0.0.1:{run.port}/play/" in out and '"liability":' in out, out
+    assert '"points_to_next_tier":' in out and '"reason":' in out and f"127.0.0.1:{run.port}/me?t=" in out, (
+        out
+    )
 
 
 def _assert_stopped_cleanly(run: MakeRun, code: int) -> None:
