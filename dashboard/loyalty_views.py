@@ -18,7 +18,7 @@ from lixi.errors import DomainError
 from lixi.formatting import current_locale, number
 from lixi.models import Brand, Member
 from lixi.schemas import parse_id
-from loyalty import ledger, referrals, reports, rewards, statements
+from loyalty import ledger, referrals, reports, rewards, standing, statements, tiers
 from loyalty.errors import LoyaltyErrorCode
 from loyalty.programme import Programme, find_programme, points_for, save_programme
 from loyalty.schemas import AdjustmentInSchema, ProgrammeSchema, RewardInSchema
@@ -246,7 +246,7 @@ def _adjust(brand_id: int, member: Member) -> Any:
 
 
 def _balance(member: Member) -> str:
-    return number(ledger.member_loyalty(member.brand_id, member).points)
+    return number(standing.member_loyalty(member.brand_id, member).points)
 
 
 @bp.route("/loyalty/members/<int:member_id>", methods=["GET", "POST"])
@@ -256,14 +256,14 @@ def member_page(member_id: int) -> ResponseReturnValue:
     member = reports.get_brand_member(g.brand_id, member_id)
     if page.submit(lambda: _adjust(g.brand_id, member)) is not None:
         return saved(_("Points adjusted."), "dashboard_loyalty.member_page", member_id=member.id)
-    entries, next_after = ledger.history(g.brand_id, member.id, after=parse_id(request.args.get("after")))
+    entries, next_after = standing.history(g.brand_id, member.id, after=parse_id(request.args.get("after")))
     programme = find_programme(g.brand_id)
     return page.render(
         member=member,
-        loyalty=ledger.member_loyalty(g.brand_id, member) if programme else None,
+        loyalty=standing.member_loyalty(g.brand_id, member) if programme else None,
         entries=entries,
         next_after=next_after,
-        tier_changes=ledger.tier_changes(g.brand_id, member.id),
+        tier_changes=tiers.tier_changes(g.brand_id, member.id),
         vouchers=member_vouchers(g.brand_id, member.id),
         plays=reports.member_plays(g.brand_id, member.id),
         referrals=reports.with_friends(g.brand_id, referrals.referrals_of(g.brand_id, member.id)),

@@ -10,7 +10,7 @@ from lixi.idempotency import idempotent
 from lixi.members import get_member
 from lixi.models import Brand
 from lixi.schemas import ErrorSchema
-from loyalty import ledger, programme, referrals, rewards
+from loyalty import ledger, programme, referrals, rewards, standing
 from loyalty.schemas import (
     AdjustmentInSchema,
     EntrySchema,
@@ -78,7 +78,7 @@ def member_loyalty(external_id: str):
     member's referral code.
     """
     member = get_member(g.brand_id, external_id)
-    return ledger.member_loyalty(g.brand_id, member)
+    return standing.member_loyalty(g.brand_id, member)
 
 
 @blp.route("/members/<string:external_id>/ledger", methods=["GET"])
@@ -93,8 +93,8 @@ def member_ledger(query: dict, external_id: str):
     `after` for the following page.
     """
     member = get_member(g.brand_id, external_id)
-    ledger.settled_account(g.brand_id, member)
-    entries, following = ledger.history(g.brand_id, member.id, query["limit"], query.get("after"))
+    standing.settled_account(g.brand_id, member)
+    entries, following = standing.history(g.brand_id, member.id, query["limit"], query.get("after"))
     return {"entries": entries, "next": following}
 
 
@@ -124,7 +124,7 @@ def member_referrals(external_id: str):
     Each friend they referred, with its state: joined, then rewarded on the friend's first purchase.
     """
     member = get_member(g.brand_id, external_id)
-    account = ledger.settled_account(g.brand_id, member)
+    account = standing.settled_account(g.brand_id, member)
     brand = db.session.get(Brand, g.brand_id)
     return {
         "referral_code": account.referral_code,

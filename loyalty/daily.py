@@ -23,7 +23,7 @@ from lixi.formatting import number
 from lixi.models import Brand, Member
 from lixi.outbox import publish
 from lixi.timeutil import end_of_local_day, local_date, utcnow
-from loyalty import ledger, messages
+from loyalty import ledger, messages, tiers
 from loyalty.events import MEMBER_BIRTHDAY, POINTS_CHANGED, POINTS_EXPIRING
 from loyalty.models import (
     BirthdayGrant,
@@ -143,7 +143,7 @@ def _review_tiers(programme: Programme, report: DailyReport) -> None:
     for member in members:
         with write_transaction():
             account = ledger.lock_account(programme, member)
-            ledger.review_tier(account, downgrade=True)
+            tiers.review_tier(account, downgrade=True)
         report.tiers_reviewed += 1
 
 

@@ -11,6 +11,7 @@ from lixi.extensions import db
 from lixi.models import Member
 from lixi.outbox import publish
 from loyalty import ledger, messages, referrals
+from loyalty.account import Account
 from loyalty.events import POINTS_CHANGED, POINTS_EARNED
 from loyalty.models import EntryKind, PointsBucket, PointsDraw, PointsEntry
 from loyalty.programme import find_programme
@@ -68,7 +69,7 @@ def earn_points(event: MemberEvent, member: Member, refund: Refund | None) -> li
     return grants
 
 
-def _claw_back(account: ledger.Account, event: MemberEvent, refund: Refund) -> list[dict]:
+def _claw_back(account: Account, event: MemberEvent, refund: Refund) -> list[dict]:
     """Take back this refund's share of what the purchase earned and did not lose to expiry
     (expired points are gone already: taking them again would make the member pay twice)."""
     purchase = refund.purchase

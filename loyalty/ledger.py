@@ -16,82 +16,28 @@ verifies for every member:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lixi.audit import current_actor, record_audit
-from lixi.database import insert_ignoring_duplicates, write_transaction
+from lixi.database import write_transaction
 from lixi.extensions import db
 from lixi.models import Brand, Member
-from lixi.outbox import publish
 from lixi.timeutil import end_of_local_day, local_date, utcnow
+from loyalty.account import TIER_KINDS, Account, ensure_account
 from loyalty.errors import LoyaltyConflict, LoyaltyErrorCode
-from loyalty.events import POINTS_ADJUSTED, TIER_CHANGED, TIER_DOWNGRADED, TIER_UPGRADED
+from loyalty.events import POINTS_ADJUSTED
 from loyalty.models import (
     EntryKind,
     LoyaltyAccount,
     PointsBucket,
     PointsDraw,
     PointsEntry,
-    TierChange,
 )
 from loyalty.programme import Programme, get_programme
-
-# Kinds of bucket whose points count towards a tier (a manual adjustment does not).
-TIER_KINDS = (EntryKind.EARN, EntryKind.REFERRAL, EntryKind.BIRTHDAY)
-# Referral codes: the voucher codes' alphabet (no 0/O, 1/I/L), 8 characters (40 bits).
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-EXPIRING_SHOWN = 5
-
-
-def new_referral_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-
-
-@dataclass
-class Account:
-    """The locked account of one member, with what a change needs at hand."""
-
-    programme: Programme
-    member: Member
-    brand: Brand
-    row: LoyaltyAccount
-    now: datetime
-
-    @property
-    def tier(self) -> str | None:
-        return current_tier(self.programme, self.member)
-
-
-def current_tier(programme: Programme, member: Member) -> str | None:
-    """The member's tier; a member never reviewed yet stands at the tier 0 points reach."""
-    names = {tier.name for tier in programme.tiers}
-    return member.tier if member.tier in names else programme.tier_for(0)
-
-
-def ensure_account(brand_id: int, member_id: int) -> None:
-    """Create the member's account if it does not exist (inside the caller's transaction)."""
-    for _attempt in range(5):
-        if db.session.get(LoyaltyAccount, member_id) is not None:
-            return
-        insert_ignoring_duplicates(
-            LoyaltyAccount,
-            {
-                "member_id": member_id,
-                "brand_id": brand_id,
-                "points": 0,
-                "pending_points": 0,
-                "referral_code": new_referral_code(),
-                "version": 0,
-                "created_at": utcnow(),
-            },
-        )
-    # Five 40-bit codes in a row taken: about never.
-    if db.session.get(LoyaltyAccount, member_id) is None:
-        raise RuntimeError("could not draw a unique referral code")
+from loyalty.tiers import review_tier
 
 
 def _lock(member_id: int) -> LoyaltyAccount | None:
@@ -368,7 +314,7 @@ def settle(account: Account) -> None:
     due = (
         db.session.execute(
             select(PointsBucket)
-            .where(PointsBucket.member_id == account.member.id, _falls_due(now))
+            .where(PointsBucket.member_id == account.member.id, falls_due(now))
             .order_by(PointsBucket.available_at, PointsBucket.id)
             .execution_options(populate_existing=True)
         )
@@ -414,193 +360,11 @@ def settle(account: Account) -> None:
     db.session.flush()
 
 
-def _falls_due(now: datetime) -> ColumnElement[bool]:
+def falls_due(now: datetime) -> ColumnElement[bool]:
     """A bucket to release (pending, its time came) or to expire (past its end, not yet expired)."""
     return or_(
         and_(PointsBucket.released.is_(False), PointsBucket.available_at <= now),
         and_(PointsBucket.expired_at.is_(None), PointsBucket.expires_at <= now),
-    )
-
-
-# --- tiers -------------------------------------------------------------------------------------
-
-
-def window_points(programme: Programme, member_id: int, now: datetime) -> int:
-    """Points earned (not adjusted) that became available in the tier window, less clawbacks."""
-    since = now - timedelta(days=programme.tier_window_days)
-    total = db.session.execute(
-        select(func.coalesce(func.sum(PointsBucket.points - PointsBucket.clawed_back), 0)).where(
-            PointsBucket.member_id == member_id,
-            PointsBucket.released.is_(True),
-            PointsBucket.kind.in_([str(kind) for kind in TIER_KINDS]),
-            PointsBucket.available_at > since,
-            PointsBucket.available_at <= now,
-        )
-    ).scalar_one()
-    return int(total)
-
-
-def review_tier(account: Account, *, downgrade: bool) -> None:
-    """Up at once when the window reaches a higher tier; down only at the daily review
-    (`downgrade`), once the window has stayed below for the grace days."""
-    programme, member = account.programme, account.member
-    if not programme.tiers:
-        return
-    points = window_points(programme, member.id, account.now)
-    current, reached = account.tier, programme.tier_for(points)
-    if programme.rank(reached) > programme.rank(current):
-        _change_tier(account, current, reached, points, "earning" if not downgrade else "review")
-        return
-    if programme.rank(reached) == programme.rank(current):
-        if account.row.tier_below_since is not None:
-            account.row.tier_below_since = None
-        return
-    if not downgrade:
-        return
-    since = account.row.tier_below_since
-    if since is None:
-        account.row.tier_below_since = account.now
-        since = account.now
-    if account.now - since >= timedelta(days=programme.tier_grace_days):
-        _change_tier(account, current, reached, points, "review")
-
-
-def _change_tier(
-    account: Account, from_tier: str | None, to_tier: str | None, points: int, reason: str
-) -> None:
-    member, programme = account.member, account.programme
-    member.tier = to_tier or "member"
-    account.row.tier_below_since = None
-    db.session.add(
-        TierChange(
-            brand_id=member.brand_id,
-            member_id=member.id,
-            from_tier=from_tier,
-            to_tier=to_tier,
-            window_points=points,
-            reason=reason,
-            created_at=account.now,
-        )
-    )
-    up = programme.rank(to_tier) > programme.rank(from_tier)
-    payload = {
-        "member_external_id": member.external_id,
-        "from_tier": from_tier,
-        "to_tier": to_tier,
-        "window_points": points,
-    }
-    record_audit(member.brand_id, TIER_CHANGED, "member", member.external_id, payload)
-    if up:
-        publish(member.brand_id, TIER_UPGRADED, payload)
-    else:
-        publish(member.brand_id, TIER_DOWNGRADED, payload)
-    db.session.flush()
-
-
-# --- reading -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Expiring:
-    points: int
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class MemberLoyalty:
-    points: int
-    pending_points: int
-    tier: str | None
-    next_tier: str | None
-    next_tier_min: int | None
-    points_to_next_tier: int | None
-    window_points: int
-    expiring: list[Expiring]
-    referral_code: str
-
-    @property
-    def tier_progress(self) -> float:
-        """0–1 of the way from the current tier to the next (1 at the top)."""
-        if self.next_tier_min is None:
-            return 1.0
-        return min(1.0, self.window_points / self.next_tier_min) if self.next_tier_min else 1.0
-
-
-def _is_due(member_id: int, now: datetime) -> bool:
-    """Is there pending to release or a bucket to expire? (then reading settles first)."""
-    found = db.session.execute(
-        select(PointsBucket.id).where(PointsBucket.member_id == member_id, _falls_due(now)).limit(1)
-    ).first()
-    return found is not None
-
-
-def settled_account(brand_id: int, member: Member) -> LoyaltyAccount:
-    """The member's account, brought up to date if something fell due (a short write then)."""
-    programme = get_programme(brand_id)
-    account = db.session.get(LoyaltyAccount, member.id)
-    if account is None or _is_due(member.id, utcnow()):
-        with write_transaction():
-            lock_account(programme, member)
-        account = db.session.get(LoyaltyAccount, member.id)
-        db.session.refresh(account)
-    assert account is not None
-    return account
-
-
-def member_loyalty(brand_id: int, member: Member) -> MemberLoyalty:
-    """Points, pending points, tier and the way to the next, points expiring soonest, referral code."""
-    programme = get_programme(brand_id)
-    account = settled_account(brand_id, member)
-    now = utcnow()
-    window = window_points(programme, member.id, now)
-    tier = current_tier(programme, member)
-    following = programme.next_tier(tier)
-    expiring_rows = db.session.execute(
-        select(PointsBucket.expires_at, func.sum(PointsBucket.remaining))
-        .where(
-            PointsBucket.member_id == member.id,
-            PointsBucket.released.is_(True),
-            PointsBucket.expired_at.is_(None),
-            PointsBucket.remaining > 0,
-            PointsBucket.expires_at.is_not(None),
-        )
-        .group_by(PointsBucket.expires_at)
-        .order_by(PointsBucket.expires_at)
-        .limit(EXPIRING_SHOWN)
-    ).all()
-    return MemberLoyalty(
-        points=account.points,
-        pending_points=account.pending_points,
-        tier=tier,
-        next_tier=following.name if following else None,
-        next_tier_min=following.min_points if following else None,
-        points_to_next_tier=max(0, following.min_points - window) if following else None,
-        window_points=window,
-        expiring=[Expiring(int(points), expires_at) for expires_at, points in expiring_rows],
-        referral_code=account.referral_code,
-    )
-
-
-def history(
-    brand_id: int, member_id: int, limit: int = 50, after: int | None = None
-) -> tuple[list[PointsEntry], int | None]:
-    """Entries newest first, `limit` per page; `after` is the previous page's `next`."""
-    query = select(PointsEntry).where(PointsEntry.brand_id == brand_id, PointsEntry.member_id == member_id)
-    if after is not None:
-        query = query.where(PointsEntry.id < after)
-    entries = list(db.session.execute(query.order_by(PointsEntry.id.desc()).limit(limit + 1)).scalars())
-    more = len(entries) > limit
-    entries = entries[:limit]
-    return entries, (entries[-1].id if more else None)
-
-
-def tier_changes(brand_id: int, member_id: int) -> list[TierChange]:
-    return list(
-        db.session.execute(
-            select(TierChange)
-            .where(TierChange.brand_id == brand_id, TierChange.member_id == member_id)
-            .order_by(TierChange.id.desc())
-        ).scalars()
     )
 
 

@@ -16,7 +16,7 @@ from lixi.extensions import db
 from lixi.formatting import local_datetime, money, number
 from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
-from loyalty import ledger, referrals, rewards
+from loyalty import referrals, rewards, standing
 from loyalty.links import member_card_token
 from loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Referral
 from loyalty.programme import Programme, find_programme
@@ -51,7 +51,7 @@ class MemberPage:
     brand: Brand
     member: Member
     programme: Programme | None
-    loyalty: ledger.MemberLoyalty | None
+    loyalty: standing.MemberLoyalty | None
     history: list[HistoryLine]
     rewards: list[rewards.RewardOption]
     vouchers: list[Voucher]
@@ -110,7 +110,7 @@ def _entry_words(entry: PointsEntry, events: dict[str, MemberEvent], brand: Bran
 
 
 def history_lines(brand: Brand, member_id: int, limit: int = HISTORY_SHOWN) -> list[HistoryLine]:
-    entries, _next = ledger.history(brand.id, member_id, limit=limit)
+    entries, _next = standing.history(brand.id, member_id, limit=limit)
     external_ids = {e.event_external_id for e in entries if e.event_external_id}
     events = {
         event.external_id: event
@@ -156,7 +156,7 @@ def open_games(brand_id: int, member_id: int) -> list[OpenGame]:
 def member_page(brand: Brand, member: Member) -> MemberPage:
     """Everything /me shows; without a programme, the vouchers, games and card alone."""
     programme = find_programme(brand.id)
-    loyalty = ledger.member_loyalty(brand.id, member) if programme else None
+    loyalty = standing.member_loyalty(brand.id, member) if programme else None
     referred = []
     if programme is not None:
         referred = [

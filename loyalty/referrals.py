@@ -13,6 +13,7 @@ from lixi.extensions import db
 from lixi.models import Brand, Member
 from lixi.outbox import publish
 from loyalty import ledger
+from loyalty.account import Account, ensure_account
 from loyalty.events import REFERRAL_JOINED, REFERRAL_REWARDED
 from loyalty.models import EntryKind, LoyaltyAccount, Referral, ReferralState
 from loyalty.programme import find_programme
@@ -59,7 +60,7 @@ def tie_referral(member: Member, created: bool, fields: dict[str, Any]) -> None:
         ).scalar_one()
         if count >= limit:
             raise invalid_field(FIELD, "This referral code has been used as often as allowed.")
-    ledger.ensure_account(member.brand_id, member.id)
+    ensure_account(member.brand_id, member.id)
     db.session.execute(
         update(LoyaltyAccount).where(LoyaltyAccount.member_id == member.id).values(referred_by_id=referrer.id)
     )
@@ -91,7 +92,7 @@ def _digits(phone: str) -> str:
     return digits.lstrip("0")
 
 
-def on_purchase(account: ledger.Account) -> list[dict]:
+def on_purchase(account: Account) -> list[dict]:
     """The referee's first purchase: mark the referral rewarded (once: a conditional UPDATE) and
     reward both sides as the programme says. Returns the referee's grants."""
     member, programme = account.member, account.programme
@@ -133,7 +134,7 @@ def on_purchase(account: ledger.Account) -> list[dict]:
 
 
 def _reward(
-    account: ledger.Account, referral_id: int, side: str, points: int | None, offer_id: int | None
+    account: Account, referral_id: int, side: str, points: int | None, offer_id: int | None
 ) -> list[dict]:
     grants: list[dict] = []
     if points:
@@ -162,7 +163,7 @@ def referrals_of(brand_id: int, member_id: int) -> list[Referral]:
 def share_url(brand: Brand, member: Member) -> str:
     """The link a member shares: the brand's sign-up page with ?ref=, or Lixi's own landing page."""
     account = db.session.get(LoyaltyAccount, member.id)
-    assert account is not None, "settle the account first (ledger.member_loyalty)"
+    assert account is not None, "settle the account first (standing.member_loyalty)"
     programme = find_programme(brand.id)
     join_url = ((programme.referral if programme else None) or {}).get("join_url")
     if join_url:

@@ -15,7 +15,7 @@ from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Brand, Member, scoped
 from lixi.timeutil import utcnow
-from loyalty.ledger import current_tier
+from loyalty.account import current_tier
 from loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Referral, Reward, RewardExchange
 from loyalty.programme import Programme, find_programme
 

@@ -21,7 +21,8 @@ from lixi.formatting import number
 from lixi.models import Member, scoped
 from lixi.outbox import publish
 from lixi.timeutil import utcnow
-from loyalty import ledger
+from loyalty import ledger, standing
+from loyalty.account import current_tier
 from loyalty.errors import LoyaltyConflict, LoyaltyErrorCode
 from loyalty.events import EXCHANGE_MADE, REWARD_CREATED, REWARD_EXCHANGED, REWARD_UPDATED
 from loyalty.models import EntryKind, Reward, RewardExchange
@@ -147,8 +148,8 @@ def catalogue(
     if member is None:
         return [RewardOption(reward) for reward in rewards]
     programme = get_programme(brand_id)
-    account = ledger.settled_account(brand_id, member)
-    tier = ledger.current_tier(programme, member)
+    account = standing.settled_account(brand_id, member)
+    tier = current_tier(programme, member)
     taken = _taken_by(member.id)
     options = []
     for reward in rewards:

@@ -14,7 +14,7 @@ from lixi.errors import invalid_field
 from lixi.extensions import db
 from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
-from loyalty.ledger import current_tier
+from loyalty.account import current_tier
 from loyalty.models import EntryKind, PointsBucket, PointsEntry
 from loyalty.programme import Programme, find_programme
 from loyalty.reports import EARNING_KINDS
@@ -218,7 +218,7 @@ def _stream(query: Select, programme: Programme | None) -> Iterator[str]:
     floor = programme.tier_for(0) if programme else None
     for page in keyset_pages(query, Member.id, CSV_PAGE):
         for *figures, tier in page:
-            # A member never reviewed into a tier stands where 0 points reach (ledger.current_tier).
+            # A member never reviewed into a tier stands where 0 points reach (account.current_tier).
             out.writerow((*figures[1:], tier if tier in names or not programme else floor))
         yield out.take()
 

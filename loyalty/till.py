@@ -30,7 +30,6 @@ from lixi.models import Brand, Member, Merchant, StaffUser
 from lixi.ratelimit import shared_limit_from
 from lixi.staff import works_at
 from loyalty.events import TILL_PURCHASE
-from loyalty.ledger import MemberLoyalty, member_loyalty
 from loyalty.links import (
     card_token_of,
     find_members,
@@ -40,6 +39,7 @@ from loyalty.links import (
     read_member_card,
 )
 from loyalty.programme import find_programme
+from loyalty.standing import MemberLoyalty, member_loyalty
 from vouchers.merchant_views import STORE_KEY, failed_scans_per_staff, failed_scans_per_store
 
 PURCHASE = "purchase"

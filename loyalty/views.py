@@ -20,10 +20,10 @@ from lixi.plugins import add_member_home, add_scan_target
 from lixi.ratelimit import client_ip, shared_limit_from
 from loyalty import rewards, till
 from loyalty.errors import LoyaltyConflict
-from loyalty.ledger import member_loyalty
 from loyalty.links import CARD_PATH, member_card_url, member_of_card
 from loyalty.member_page import invitation, member_page
 from loyalty.programme import get_programme
+from loyalty.standing import member_loyalty
 from vouchers.qr import cached_qr
 from vouchers.schemas import VoucherOutSchema, voucher_url
 from vouchers.service import find_public_voucher, voucher_token

@@ -4,7 +4,7 @@ downgrade only by the daily job once the rolling window is below and the grace h
 from __future__ import annotations
 
 from lixi.members import get_member
-from loyalty.ledger import tier_changes
+from loyalty.tiers import tier_changes
 from tests.loyalty.conftest import outbox
 
 TIERS = [
