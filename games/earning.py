@@ -19,7 +19,7 @@ from lixi.audit import record_audit
 from lixi.database import insert_ignoring_duplicates, write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.members import get_member, upsert_member
+from lixi.members import ensure_member, get_member
 from lixi.models import Member
 
 
@@ -125,10 +125,10 @@ def record_event(
     existing = _find_event(brand_id, external_id)
     if existing is not None:
         return existing, False
-    member, _ = upsert_member(brand_id, member_external_id, {})
     grants = [] if refund_of else _rules_matching(brand_id, event_type, amount)
     try:
         with write_transaction() as session:
+            member = ensure_member(brand_id, member_external_id)
             refund = _refund_of(brand_id, member.id, refund_of, amount) if refund_of else None
             event = MemberEvent(
                 brand_id=brand_id,

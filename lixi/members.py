@@ -56,3 +56,25 @@ def upsert_member(
         # A concurrent upsert created the row first (PostgreSQL): update it instead.
         return upsert_member(brand_id, external_id, profile)
     return member, created
+
+
+def ensure_member(brand_id: int, external_id: str) -> Member:
+    """The member, created if new (audited, the domains' hooks run), inside the caller's write
+    transaction: an event about a member the brand has not posted yet creates them in its own
+    transaction rather than in one of their own before it."""
+    member = find_member(brand_id, external_id)
+    if member is not None:
+        return member
+    try:
+        with db.session.begin_nested():  # a savepoint: a twin racing us (PostgreSQL) wins cleanly
+            member = Member(brand_id=brand_id, external_id=external_id)
+            db.session.add(member)
+            db.session.flush()
+    except IntegrityError:
+        raced = find_member(brand_id, external_id)
+        assert raced is not None
+        return raced
+    record_audit(brand_id, "member.created", "member", member.id, {"fields": []})
+    for hook in plugged().member_hooks:
+        hook(member, True, {})
+    return member

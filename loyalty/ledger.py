@@ -40,27 +40,29 @@ from loyalty.programme import Programme, get_programme
 from loyalty.tiers import review_tier
 
 
-def _lock(member_id: int) -> LoyaltyAccount | None:
-    """One statement locks the account row and reads it (None: no account yet)."""
-    return db.session.execute(
+def _lock(member_id: int) -> tuple[LoyaltyAccount, str] | None:
+    """One statement locks the account row and reads it, with the member's tier as committed by
+    whoever held the lock before (a tier changes under this lock). None: no account yet."""
+    tier = select(Member.tier).where(Member.id == LoyaltyAccount.member_id).scalar_subquery()
+    found = db.session.execute(
         update(LoyaltyAccount)
         .where(LoyaltyAccount.member_id == member_id)
         .values(version=LoyaltyAccount.version + 1)
-        .returning(LoyaltyAccount)
+        .returning(LoyaltyAccount, tier)
         .execution_options(populate_existing=True, synchronize_session=False)
-    ).scalar()
+    ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def lock_account(programme: Programme, member: Member) -> Account:
     """Lock the member's account for this transaction and bring it up to date (pending points
     whose time came, buckets that expired). Call inside write_transaction."""
-    row = _lock(member.id)
-    if row is None:
+    locked = _lock(member.id)
+    if locked is None:
         ensure_account(member.brand_id, member.id)
-        row = _lock(member.id)
-        assert row is not None
-    # The tier as committed by whoever held the lock before us (a tier changes under this lock).
-    tier = db.session.execute(select(Member.tier).where(Member.id == member.id)).scalar_one()
+        locked = _lock(member.id)
+        assert locked is not None
+    row, tier = locked
     set_committed_value(member, "tier", tier)
     brand = db.session.get(Brand, member.brand_id)
     assert brand is not None

@@ -35,8 +35,8 @@ def review_tier(account: Account, *, downgrade: bool) -> None:
     """Up at once when the window reaches a higher tier; down only at the daily review
     (`downgrade`), once the window has stayed below for the grace days."""
     programme, member = account.programme, account.member
-    if not programme.tiers:
-        return
+    if not programme.tiers or (not downgrade and programme.next_tier(account.tier) is None):
+        return  # no tiers, or an earning at the top tier: nothing can change
     points = window_points(programme, member.id, account.now)
     current, reached = account.tier, programme.tier_for(points)
     if programme.rank(reached) > programme.rank(current):
