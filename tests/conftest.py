@@ -34,8 +34,16 @@ def compiled_translations() -> None:
     import subprocess
     import sys
 
+    folder = ROOT / "translations" / "vi" / "LC_MESSAGES"
+    source, compiled = folder / "messages.po", folder / "messages.mo"
+    if compiled.exists() and compiled.stat().st_mtime >= source.stat().st_mtime:
+        return
+    # Written aside and renamed into place: make test runs two suites at once, and a catalogue
+    # read while another process rewrites it would be half a file.
+    partial = folder / f"messages.mo.{os.getpid()}"
     pybabel = Path(sys.executable).with_name("pybabel")
-    subprocess.run([pybabel, "compile", "-d", str(ROOT / "translations")], check=True, capture_output=True)
+    subprocess.run([pybabel, "compile", "-i", source, "-o", partial], check=True, capture_output=True)
+    os.replace(partial, compiled)
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +75,8 @@ def make_config(database_url: str, redis_url: str, **overrides: object) -> TestC
     config.RATELIMIT_STORAGE_URI = redis_url
     config.SECRET_KEYS = ["test-key-new", "test-key-old"]
     config.SECRET_KEY = config.SECRET_KEYS[0]
+    # Development mail (.eml files) of this test run only: the two suites of make test run at once.
+    config.MAIL_FILE_DIR = str(Path(tempfile.gettempdir()) / f"lixi-test-mail-{os.getpid()}")
     for name, value in overrides.items():
         setattr(config, name, value)
     return config
