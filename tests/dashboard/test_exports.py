@@ -199,8 +199,8 @@ def _insert_vouchers_quickly(brand_id: int, offer_id: int, count: int, batch: in
 
 
 @pytest.mark.slow
-def test_an_export_of_200000_vouchers_streams_in_bounded_memory(brand, offer):
-    _insert_vouchers_quickly(brand.id, offer["id"], 200_000)
+def test_an_export_of_60000_vouchers_streams_in_bounded_memory(brand, offer):
+    _insert_vouchers_quickly(brand.id, offer["id"], 60_000)
     chunks = export_rows(brand.id, "vouchers", base_url=BASE)
     tracemalloc.start()
     try:
@@ -213,8 +213,10 @@ def test_an_export_of_200000_vouchers_streams_in_bounded_memory(brand, offer):
     finally:
         tracemalloc.stop()
     assert header.startswith("code,token,url,status,offer_id,") and header.endswith("voided_at\r\n")
-    assert lines == 200_000
-    # The CSV is ~38 MB; the export holds about a page of it at a time (1,000 rows, ~0.2 MB),
+    assert lines == 60_000
+    # The CSV is ~11 MB; the export holds about a page of it at a time (1,000 rows, ~0.2 MB),
     # plus the statement and row machinery: ~2.5 MB measured, on SQLite and PostgreSQL alike.
-    assert size > 30 * 2**20
-    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MB"
+    # (60,000 rows rather than more: tracemalloc slows every row, and a third of the CSV as the
+    # bound already tells a streamed export from one built in memory.)
+    assert size > 10 * 2**20
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MB"
