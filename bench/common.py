@@ -85,6 +85,11 @@ def wrk(
         field,
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    return wrk_figures(output)
+
+
+def wrk_figures(output: str) -> dict:
+    """The figures a wrk script's done() hook printed as `WRK_JSON {…}`: req/s, p50, p99, counts."""
     line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
     figures = json.loads(line.removeprefix("WRK_JSON "))
     seconds = figures["duration_us"] / 1e6

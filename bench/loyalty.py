@@ -11,7 +11,6 @@ each one is recorded and earns points: none is answered as a repeat. Targets: ev
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -26,7 +25,17 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_load_options, bare_sample, bare_server, best_of, post, print_table, save, wrk  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_load_options,
+    bare_sample,
+    bare_server,
+    best_of,
+    post,
+    print_table,
+    save,
+    wrk,
+    wrk_figures,
+)
 from harness.liveserver import LiveServer, flask_command, migrate_and_create_brand, unlimited_env  # noqa: E402
 from harness.localredis import resolve_redis  # noqa: E402
 
@@ -86,17 +95,7 @@ def wrk_events(url: str, members_file: Path, api_key: str, run: str, args: argpa
     command += ["--timeout", "10s", "-s", str(script), url, "--", str(members_file)]
     command += [str(args.wrk_threads), api_key, run, str(AMOUNT)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
-    figures = json.loads(line.removeprefix("WRK_JSON "))
-    seconds = figures["duration_us"] / 1e6
-    return {
-        "rps": figures["requests"] / seconds,
-        "p50_ms": figures["p50_us"] / 1000,
-        "p99_ms": figures["p99_us"] / 1000,
-        "requests": figures["requests"],
-        "non2xx": figures["non2xx"],
-        "socket_errors": figures["socket_errors"],
-    }
+    return wrk_figures(output)
 
 
 def main() -> int:
