@@ -46,9 +46,14 @@ run: setup
 # has its own Redis, database, ports and temp dirs. -Otarget holds each run's output and prints it
 # whole when that run ends; make waits for both and fails if either failed. Set-up is done once,
 # before, so the two runs never install or compile at the same time.
+# A line a minute meanwhile, so a CI that stops silent jobs sees the run is alive.
 test: lint-check setup system-packages
 	@echo "make test: the suite on SQLite and on PostgreSQL at once; each one's output comes when it ends"
-	@$(MAKE) --no-print-directory -j2 -Otarget -o setup -o system-packages test-sqlite test-pg
+	@( trap 'kill $$nap 2>/dev/null; exit 0' TERM; \
+	   while :; do sleep 60 & nap=$$!; wait $$nap; echo "make test: still running ($$(date +%H:%M:%S))"; done ) & \
+	beat=$$!; \
+	$(MAKE) --no-print-directory -j2 -Otarget -o setup -o system-packages test-sqlite test-pg; \
+	status=$$?; kill $$beat; exit $$status
 
 test-sqlite: setup system-packages
 	$(WITH_REDIS) --own -- $(PY) -m pytest $(PYTEST_ARGS)
