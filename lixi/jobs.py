@@ -14,8 +14,11 @@ from flask import Flask, current_app
 from redis import Redis
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
+from sqlalchemy import ColumnElement, Table, or_, update
 
+from lixi.database import write_transaction
 from lixi.extensions import db
+from lixi.timeutil import utcnow
 
 QUEUE_NAME = "lixi"
 
@@ -53,6 +56,39 @@ def enqueue_at(run_at: datetime, function: Any, *args: Any) -> Job:
     if run_at.microsecond:
         run_at = run_at.replace(microsecond=0) + timedelta(seconds=1)
     return queue().enqueue_at(run_at, function, *args)
+
+
+# Work retried by the worker (mail, webhook deliveries) is a row with an id, a status ("pending"
+# while it may be tried), its attempts and next_attempt_at: the retry time, or the lease of a try
+# in flight. These two say when a try may start and take it, the same way for every such table.
+PENDING = "pending"
+
+
+def try_is_due(table: Table, now: datetime) -> ColumnElement[bool]:
+    """The row's next try may start now: never tried, or its retry time (or a try's lease) is up."""
+    return or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now)
+
+
+def claim_try(table: Table, row_id: int, attempts_seen: int, lease_seconds: float) -> bool:
+    """Take the row for one try: count the attempt and push next_attempt_at past the try's lease.
+
+    Conditional on the attempt count read and on being due, so of two workers holding the same row
+    (a sweep's duplicate enqueue) only one tries; if that one dies mid-try the row comes due again
+    when the lease ends, and the sweep queues it once more.
+    """
+    now = utcnow()
+    with write_transaction() as session:
+        claimed = session.execute(
+            update(table)
+            .where(
+                table.c.id == row_id,
+                table.c.status == PENDING,
+                table.c.attempts == attempts_seen,
+                try_is_due(table, now),
+            )
+            .values(attempts=attempts_seen + 1, next_attempt_at=now + timedelta(seconds=lease_seconds))
+        )
+    return claimed.rowcount == 1
 
 
 def backoff_seconds(attempt: int, base: float, cap: float = 3600) -> float:

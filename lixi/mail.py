@@ -26,13 +26,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from flask import current_app, has_request_context, render_template, request
 from flask_babel import force_locale
 from redis.exceptions import RedisError
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import insert, select, update
 
 from lixi.audit import record_audit
 from lixi.database import write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.jobs import backoff_seconds, enqueue, enqueue_at
+from lixi.jobs import backoff_seconds, claim_try, enqueue, enqueue_at, try_is_due
 from lixi.models import Brand, MailMessage, Member
 from lixi.outbox import call_after_commit
 from lixi.signing import BadData, sign, unsign
@@ -228,7 +228,7 @@ def send_mail(mail_id: int) -> None:
         _give_up(mail_id, attempts, f"{type(failure).__name__}: {failure}")
         return
     db.session.commit()
-    if not _claim(mail_id, attempts, float(config["MAIL_TIMEOUT_SECONDS"])):
+    if not claim_try(_MAILS, mail_id, attempts, 60 + 4 * float(config["MAIL_TIMEOUT_SECONDS"])):
         return  # not due yet, being sent by another worker, or finished meanwhile
     error: str | None = None
     permanent = False
@@ -307,32 +307,6 @@ def _is_permanent(failure: Exception) -> bool:
     return False
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    """A mail whose next try may start now: its retry time (or the lease of a try) is up."""
-    return or_(_MAILS.c.next_attempt_at.is_(None), _MAILS.c.next_attempt_at <= now)
-
-
-def _claim(mail_id: int, attempts_seen: int, timeout: float) -> bool:
-    """Take the mail for one try: count the attempt and push next_attempt_at past the send.
-
-    Conditional on the attempt count read and on being due, so of two workers holding the same
-    mail only one sends; if this one dies mid-send the mail comes due again when the lease ends.
-    """
-    now = utcnow()
-    with write_transaction() as session:
-        claimed = session.execute(
-            update(_MAILS)
-            .where(
-                _MAILS.c.id == mail_id,
-                _MAILS.c.status == PENDING,
-                _MAILS.c.attempts == attempts_seen,
-                _due(now),
-            )
-            .values(attempts=attempts_seen + 1, next_attempt_at=now + timedelta(seconds=60 + 4 * timeout))
-        )
-    return claimed.rowcount == 1
-
-
 def _record_outcome(mail_id: int, attempt: int, error: str | None, permanent: bool, message_id: str) -> None:
     config = current_app.config
     now = utcnow()
@@ -379,7 +353,10 @@ def _give_up(mail_id: int, attempts: int, reason: str) -> None:
         session.execute(
             update(_MAILS)
             .where(
-                _MAILS.c.id == mail_id, _MAILS.c.status == PENDING, _MAILS.c.attempts == attempts, _due(now)
+                _MAILS.c.id == mail_id,
+                _MAILS.c.status == PENDING,
+                _MAILS.c.attempts == attempts,
+                try_is_due(_MAILS, now),
             )
             .values(status=FAILED, last_error=reason[:ERROR_LENGTH], next_attempt_at=None)
         )

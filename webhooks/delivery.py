@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import select, update
 
 from lixi.database import insert_ignoring_duplicates, write_transaction
 from lixi.extensions import db
-from lixi.jobs import backoff_seconds, enqueue, enqueue_at
+from lixi.jobs import backoff_seconds, claim_try, enqueue, enqueue_at, try_is_due
 from lixi.models import OutboxMessage
 from lixi.timeutil import utcnow
 from webhooks.client import post_once, signature_header
@@ -89,17 +89,12 @@ def fan_out(message_id: int) -> None:
         )
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    """A delivery whose next try may start now: never tried yet, or its retry time (or lease) is up."""
-    return or_(_DELIVERIES.c.next_attempt_at.is_(None), _DELIVERIES.c.next_attempt_at <= now)
-
-
 def _due_deliveries_of(message_ids: list[int]) -> list[int]:
     now = utcnow()
     query = select(WebhookDelivery.id).where(
         WebhookDelivery.message_id.in_(message_ids),
         WebhookDelivery.status == PENDING,
-        _due(now),
+        try_is_due(_DELIVERIES, now),
     )
     ids = list(db.session.execute(query.order_by(WebhookDelivery.id)).scalars())
     db.session.commit()  # end the read: workers hold no snapshot open between jobs
@@ -140,7 +135,9 @@ def deliver(delivery_id: int) -> None:
     url, secret, topic, message_id = endpoint.url, endpoint.secret, message.topic, message.id
     body = _body(message)
     attempt = delivery.attempts + 1
-    if not _claim(delivery_id, delivery.attempts, float(config["WEBHOOK_TIMEOUT_SECONDS"])):
+    if not claim_try(
+        _DELIVERIES, delivery_id, delivery.attempts, 60 + 4 * float(config["WEBHOOK_TIMEOUT_SECONDS"])
+    ):
         return  # not due yet, being sent by another worker right now, or finished meanwhile
     headers = {
         "Content-Type": "application/json",
@@ -164,29 +161,6 @@ def _body(message: OutboxMessage) -> bytes:
         "data": message.payload,
     }
     return json.dumps(envelope, separators=(",", ":")).encode()
-
-
-def _claim(delivery_id: int, attempts_seen: int, timeout: float) -> bool:
-    """Take the delivery for one try: count the attempt and push next_attempt_at past the send.
-
-    The UPDATE is conditional on the attempt count we read and on being due, so of two workers
-    holding the same delivery (a sweep's duplicate enqueue) only one sends; if this worker dies
-    mid-send the delivery comes due again when the lease runs out and the sweep re-queues it.
-    """
-    now = utcnow()
-    lease_until = now + timedelta(seconds=60 + 4 * timeout)
-    with write_transaction() as session:
-        claimed = session.execute(
-            update(_DELIVERIES)
-            .where(
-                _DELIVERIES.c.id == delivery_id,
-                _DELIVERIES.c.status == PENDING,
-                _DELIVERIES.c.attempts == attempts_seen,
-                _due(now),
-            )
-            .values(attempts=attempts_seen + 1, next_attempt_at=lease_until)
-        )
-    return claimed.rowcount == 1
 
 
 def _record_outcome(delivery_id: int, attempt: int, status_code: int | None, error: str | None) -> None:
@@ -241,7 +215,7 @@ def _give_up(delivery_id: int, attempts: int, reason: str) -> None:
                 _DELIVERIES.c.status == PENDING,
                 _DELIVERIES.c.attempts == attempts,
                 # Not while a try is in flight (its lease runs): it may yet succeed, and records itself.
-                _due(now),
+                try_is_due(_DELIVERIES, now),
             )
             .values(status=FAILED, last_error=reason[:ERROR_LENGTH], next_attempt_at=None)
         )

@@ -255,9 +255,11 @@ def test_a_delivery_being_sent_is_not_sent_again_at_the_same_time(app, api, bran
     dispatch_message(message_id)
     [delivery] = deliveries(endpoint.id)
 
-    from webhooks.delivery import _claim
+    from lixi.jobs import claim_try
+    from webhooks.models import WebhookDelivery
 
-    assert _claim(delivery.id, 0, 5.0)  # a first worker takes it and is still sending…
+    # a first worker takes it (its lease: 80 s) and is still sending…
+    assert claim_try(WebhookDelivery.__table__, delivery.id, 0, 80.0)
     deliver(delivery.id)  # …a second one (a sweep's duplicate job) backs off
     assert hooks.requests == []
     assert [(d.status, d.attempts) for d in deliveries(endpoint.id)] == [("pending", 1)]
