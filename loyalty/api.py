@@ -93,7 +93,7 @@ def member_ledger(query: dict, external_id: str):
     `after` for the following page.
     """
     member = get_member(g.brand_id, external_id)
-    standing.settled_account(g.brand_id, member)
+    standing.settled_account(programme.get_programme(g.brand_id), member)
     entries, following = standing.history(g.brand_id, member.id, query["limit"], query.get("after"))
     return {"entries": entries, "next": following}
 
@@ -124,7 +124,7 @@ def member_referrals(external_id: str):
     Each friend they referred, with its state: joined, then rewarded on the friend's first purchase.
     """
     member = get_member(g.brand_id, external_id)
-    account = standing.settled_account(g.brand_id, member)
+    account = standing.settled_account(programme.get_programme(g.brand_id), member)
     brand = db.session.get(Brand, g.brand_id)
     return {
         "referral_code": account.referral_code,

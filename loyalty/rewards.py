@@ -148,7 +148,7 @@ def catalogue(
     if member is None:
         return [RewardOption(reward) for reward in rewards]
     programme = get_programme(brand_id)
-    account = standing.settled_account(brand_id, member)
+    account = standing.settled_account(programme, member)
     tier = current_tier(programme, member)
     taken = _taken_by(member.id)
     options = []

@@ -15,7 +15,7 @@ from lixi.timeutil import utcnow
 from loyalty.account import current_tier
 from loyalty.ledger import falls_due, lock_account
 from loyalty.models import LoyaltyAccount, PointsBucket, PointsEntry
-from loyalty.programme import get_programme
+from loyalty.programme import Programme, get_programme
 from loyalty.tiers import window_points
 
 EXPIRING_SHOWN = 5
@@ -55,9 +55,8 @@ def _is_due(member_id: int, now: datetime) -> bool:
     return found is not None
 
 
-def settled_account(brand_id: int, member: Member) -> LoyaltyAccount:
+def settled_account(programme: Programme, member: Member) -> LoyaltyAccount:
     """The member's account, brought up to date if something fell due (a short write then)."""
-    programme = get_programme(brand_id)
     account = db.session.get(LoyaltyAccount, member.id)
     if account is None or _is_due(member.id, utcnow()):
         with write_transaction():
@@ -71,7 +70,7 @@ def settled_account(brand_id: int, member: Member) -> LoyaltyAccount:
 def member_loyalty(brand_id: int, member: Member) -> MemberLoyalty:
     """Points, pending points, tier and the way to the next, points expiring soonest, referral code."""
     programme = get_programme(brand_id)
-    account = settled_account(brand_id, member)
+    account = settled_account(programme, member)
     now = utcnow()
     window = window_points(programme, member.id, now)
     tier = current_tier(programme, member)
