@@ -16,7 +16,20 @@ import requests
 if TYPE_CHECKING:
     from harness.liveserver import LiveServer
 
-WRK_SCRIPT = r"""
+# wrk's done() hook: the figures as one JSON line (wrk_figures reads it), for every wrk script.
+WRK_DONE = r"""
+function done(summary, latency, requests)
+  local out = string.format(
+    '{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max)
+  io.write("WRK_JSON " .. out .. "\n")
+end
+"""
+
+WRK_SCRIPT = (
+    r"""
 local codes = {}
 local counter = 0
 
@@ -47,15 +60,9 @@ function request()
   return wrk.format(nil, nil, nil, '{"' .. field .. '":"' .. codes[i] .. '"' .. extra .. '}')
 end
 
-function done(summary, latency, requests)
-  local out = string.format(
-    '{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max)
-  io.write("WRK_JSON " .. out .. "\n")
-end
 """
+    + WRK_DONE
+)
 
 
 def wrk(

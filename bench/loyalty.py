@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
+    WRK_DONE,
     add_load_options,
     bare_sample,
     bare_server,
@@ -47,7 +48,8 @@ FUNDS = 1_000_000  # each member's starting points: exchanges never run short
 
 # POST /events with a purchase of a member from the list (each thread walks its own stride), and an
 # external_id no other request has: "<run>-<request number across all threads>".
-EVENTS_SCRIPT = r"""
+EVENTS_SCRIPT = (
+    r"""
 local members = {}
 local counter = 0
 local thread_count = 1
@@ -76,15 +78,9 @@ function request()
     .. '"external_id":"' .. run .. '-' .. n .. '","amount":' .. amount .. '}')
 end
 
-function done(summary, latency, requests)
-  local out = string.format(
-    '{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max)
-  io.write("WRK_JSON " .. out .. "\n")
-end
 """
+    + WRK_DONE
+)
 
 
 def wrk_events(url: str, members_file: Path, api_key: str, run: str, args: argparse.Namespace) -> dict:
