@@ -11,11 +11,11 @@ from flask_babel import refresh
 from games import abuse, plays
 from games.campaigns import get_campaign
 from games.fairness import check_campaign
-from games.links import open_member_link
 from games.models import Campaign
 from games.schemas import WALLET_VOUCHER_FIELDS, PagePlaySchema
 from games.wallet import member_vouchers
 from lixi.errors import DomainError, json_error
+from lixi.member_links import open_member_link
 from lixi.plugins import plugged
 from lixi.ratelimit import DEVICE_COOKIE
 from lixi.security import cookies_secure

@@ -26,7 +26,7 @@ from lixi.security import register_security_headers
 # The domains, each plugged in by its register(app), in the order they stand on one another (a
 # domain after those it imports). Named, not imported: the kernel imports no domain (as warehouse's
 # config.include(".accounts")); tests/test_architecture.py checks the order against the imports.
-DOMAINS = ("vouchers", "games", "loyalty", "webhooks", "dashboard")
+DOMAINS = ("vouchers", "gifting", "games", "loyalty", "webhooks", "dashboard")
 
 
 def create_app(config: Config | None = None) -> Flask:

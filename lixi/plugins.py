@@ -46,6 +46,15 @@ class ScanTarget:
     label: Any = None  # a lazy_gettext string, translated when the counter is drawn
 
 
+@dataclass(frozen=True)
+class VoucherAction:
+    """A link the member's wallet offers beside each of their usable vouchers (gifting's "Tặng
+    bạn"): `endpoint` opens with ?t=<member link>&code=<voucher code>; `label` is a lazy string."""
+
+    endpoint: str
+    label: Any
+
+
 @dataclass
 class Plugins:
     login_pages: dict[str, str] = field(default_factory=dict)  # path prefix -> its log-in endpoint
@@ -57,6 +66,7 @@ class Plugins:
     scan_targets: list[ScanTarget] = field(default_factory=list)
     member_hooks: list[Callable[[Any, bool, dict[str, Any]], None]] = field(default_factory=list)
     member_home: str | None = None  # the endpoint of the member's own page (takes ?t=<member link>)
+    voucher_actions: list[VoucherAction] = field(default_factory=list)
 
 
 def plugged(app: Flask | None = None) -> Plugins:
@@ -116,3 +126,8 @@ def add_member_hook(app: Flask, hook: Callable[[Any, bool, dict[str, Any]], None
     """`hook(member, created, fields)` runs inside the transaction of every member upsert, with the
     posted fields (a domain's own ones too, such as loyalty's `referred_by`); it may raise a 422."""
     plugged(app).member_hooks.append(hook)
+
+
+def add_voucher_action(app: Flask, endpoint: str, label: Any) -> None:
+    """The wallet offers a link to `endpoint` beside each usable voucher (VoucherAction)."""
+    plugged(app).voucher_actions.append(VoucherAction(endpoint, label))

@@ -9,9 +9,9 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from games.earning import record_event
-from games.links import member_token
 from lixi.demo import Demo
 from lixi.extensions import db
+from lixi.member_links import member_token
 from lixi.timeutil import utcnow
 from loyalty.models import Reward
 from loyalty.programme import find_programme, save_programme

@@ -9,11 +9,11 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from games.links import member_token
 from games.models import Campaign, CampaignStatus, MemberEvent, MemberPlays
 from games.wallet import member_vouchers
 from lixi.extensions import db
 from lixi.formatting import local_datetime, money, number
+from lixi.member_links import member_token
 from lixi.models import Brand, Member
 from lixi.timeutil import utcnow
 from loyalty import referrals, rewards, standing

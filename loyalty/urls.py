@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, has_request_context
 
-from games.links import member_token
+from lixi.member_links import member_token
 from lixi.models import Member
 from vouchers.schemas import base_url
 

@@ -1,6 +1,6 @@
 """The member's own pages: /me (points, tier, rewards, vouchers, games, referrals, the member card),
 the reward exchange (confirm, then the voucher), the member card /m/<token> and the referral
-landing page /r/<code>. No log-in: a signed member link (games.links) opens them."""
+landing page /r/<code>. No log-in: a signed member link (lixi.member_links) opens them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 
 from games.earning import add_event_earner
-from games.links import MemberLink, open_member_link
 from games.schemas import WALLET_VOUCHER_FIELDS
 from lixi.errors import NotFound
 from lixi.extensions import db
+from lixi.member_links import MemberLink, open_member_link
 from lixi.models import Brand, Member
 from lixi.plugins import add_member_home, add_scan_target
 from lixi.ratelimit import client_ip, shared_limit_from

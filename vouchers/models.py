@@ -91,6 +91,9 @@ class Voucher(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while something holds the voucher so that nobody can use it (an open gift: "gift:<id>");
+    # a held voucher is refused by validate and redeem (409 held) until it is released.
+    held_by: Mapped[str | None] = mapped_column(String(40))
 
     offer: Mapped[Offer] = relationship(lazy="joined", innerjoin=True)
     member: Mapped[Member | None] = relationship(lazy="joined")
