@@ -118,6 +118,19 @@ class Config:
         # birthdays) also runs in the worker this often; each step is keyed once, so hourly is safe.
         self.LOYALTY_SWEEP_SECONDS = int(_env("LOYALTY_SWEEP_SECONDS", "3600"))
 
+        # Gifting: a claim's one-time code (minutes it lives, wrong tries before it locks, codes
+        # one gift may send to one address); the reminder this many days before a gift expires;
+        # how often the worker sends due gifts and expires old ones; the claim page's limit per
+        # client; the largest bulk file; the smallest lì xì envelope (minor units).
+        self.GIFT_CODE_MINUTES = int(_env("GIFT_CODE_MINUTES", "10"))
+        self.GIFT_CODE_TRIES = int(_env("GIFT_CODE_TRIES", "5"))
+        self.GIFT_CODE_SENDS = int(_env("GIFT_CODE_SENDS", "5"))
+        self.GIFT_REMINDER_DAYS = int(_env("GIFT_REMINDER_DAYS", "3"))
+        self.GIFT_SWEEP_SECONDS = int(_env("GIFT_SWEEP_SECONDS", "60"))
+        self.GIFT_CLAIM_LIMIT = _env("GIFT_CLAIM_LIMIT", "20 per hour")
+        self.GIFT_BULK_MAX_ROWS = int(_env("GIFT_BULK_MAX_ROWS", "10000"))
+        self.GIFT_ENVELOPE_FLOOR = int(_env("GIFT_ENVELOPE_FLOOR", "1000"))
+
         # Bulk issues and CSV exports: the largest bulk issue; vouchers per bulk transaction (a
         # crashed worker redoes at most one chunk, and other SQLite writers wait at most one chunk);
         # rows per page of a streamed export (what an export holds in memory at once).

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import phonenumbers
 from flask import url_for
-from sqlalchemy import func, or_
 
+from lixi.contacts import members_with_contact, normalize_phone
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.models import Member, scoped
+from lixi.models import Member
 from lixi.signing import BadData, sign, unsign
 from vouchers.schemas import base_url
 
 CARD_PURPOSE = "member-card"
 CARD_PATH = "/m/"  # the card's URL is <base>/m/<token>: the merchant's scanner tells it by this path
 NOT_A_MEMBER = "No member with this card or phone number."
-PHONE_REGION = "VN"  # a number typed without a country code is Vietnamese (0912… = +84 912…)
 MAX_MATCHES = 10  # members sharing one phone number that the till lists to choose from
 
 
@@ -67,48 +65,12 @@ def open_member_card(brand_id: int, presented: str) -> Member:
     return member
 
 
-def normalize_phone(typed: str) -> str | None:
-    """The number in E.164 (+84912345678) for a number typed any usual way, or None if it is not one."""
-    if len(typed) > 40:
-        return None
-    try:
-        number = phonenumbers.parse(typed, PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _spellings(e164: str) -> set[str]:
-    """How a brand may have stored the number, separators aside: +84912…, 84912…, 0912…."""
-    number = phonenumbers.parse(e164)
-    spellings = {e164, e164.lstrip("+")}
-    if number.country_code == phonenumbers.country_code_for_region(PHONE_REGION):
-        spellings.add("0" + str(number.national_number))
-    return spellings
-
-
-def _bare(column):  # type: ignore[no-untyped-def]
-    """The stored phone without the separators people type (spaces, dashes, dots, brackets)."""
-    for separator in (" ", "-", ".", "(", ")"):
-        column = func.replace(column, separator, "")
-    return column
-
-
 def members_by_phone(brand_id: int, typed: str) -> list[Member]:
     """The brand's members with this phone number (usually one); 404 when none or not a number."""
     e164 = normalize_phone(typed)
     if e164 is None:
         raise NotFound(NOT_A_MEMBER)
-    spellings = _spellings(e164)
-    query = (
-        scoped(Member, brand_id)
-        .where(or_(Member.phone.in_(spellings), _bare(Member.phone).in_(spellings)))
-        .order_by(Member.id)
-        .limit(MAX_MATCHES)
-    )
-    members = list(db.session.execute(query).scalars())
+    members = members_with_contact(brand_id, None, e164, MAX_MATCHES)
     if not members:
         raise NotFound(NOT_A_MEMBER)
     return members
