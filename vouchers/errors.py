@@ -20,6 +20,7 @@ class VoucherErrorCode(StrEnum):
     VOID_WINDOW_CLOSED = "void_window_closed"
     ALREADY_VOIDED = "already_voided"
     OFFER_ARCHIVED = "offer_archived"
+    HELD = "held"  # in an open gift (vouchers.held_by)
     STORE_NOT_CHOSEN = "store_not_chosen"  # the merchant page: staff of several stores pick one first
 
 
@@ -32,6 +33,9 @@ MESSAGES = {
     VoucherErrorCode.INSUFFICIENT_BALANCE: "The gift card's balance is lower than the amount.",
     VoucherErrorCode.VOID_WINDOW_CLOSED: "This redemption is too old to be voided.",
     VoucherErrorCode.ALREADY_VOIDED: "This has already been voided.",
+    VoucherErrorCode.HELD: (
+        "This voucher has been sent as a gift: it can be used once the gift is claimed or returned."
+    ),
     VoucherErrorCode.OFFER_ARCHIVED: "The offer was archived while its vouchers were being issued.",
 }
 

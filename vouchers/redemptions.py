@@ -32,6 +32,7 @@ from vouchers.service import lookup_voucher
 _STILL_USABLE = and_(
     Voucher.id == bindparam("voucher_id"),
     Voucher.status == VoucherStatus.ISSUED,
+    Voucher.held_by.is_(None),
     or_(Voucher.expires_at.is_(None), Voucher.expires_at > bindparam("at")),
 )
 _CHANGED = (Voucher.status, Voucher.balance, Voucher.redeemed_at)

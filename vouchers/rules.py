@@ -15,6 +15,8 @@ from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 def lost_race(voucher: Voucher, amount: int | None) -> VoucherConflict:
     """The conditional UPDATE matched nothing: someone changed the voucher first. Say what."""
     db.session.refresh(voucher)
+    if voucher.held_by is not None:
+        return VoucherConflict(VoucherErrorCode.HELD)
     if voucher.status == VoucherStatus.VOIDED:
         return VoucherConflict(VoucherErrorCode.VOIDED)
     if voucher.status == VoucherStatus.REDEEMED:
@@ -85,6 +87,8 @@ def check_usable(voucher: Voucher, valid_here: bool, bill_amount: int | None) ->
         raise VoucherConflict(VoucherErrorCode.VOIDED)
     if voucher.status == VoucherStatus.REDEEMED:
         raise _already_redeemed(voucher)
+    if voucher.held_by is not None:
+        raise VoucherConflict(VoucherErrorCode.HELD)
     if voucher.status_at(now) == VoucherStatus.EXPIRED:
         assert voucher.expires_at is not None
         raise VoucherConflict(VoucherErrorCode.EXPIRED, {"expired_at": voucher.expires_at.isoformat()})

@@ -84,8 +84,13 @@ def insert_vouchers(
     member_id: int | None,
     source: str,
     batch_id: str | None = None,
+    balance: int | None = None,
+    held_by: str | None = None,
 ) -> list[Voucher]:
     """Insert vouchers inside the caller's write transaction (a play issues its prize this way).
+
+    A gift card starts with the offer's value unless `balance` says otherwise (a gift of an
+    amount); `held_by` issues them held (a brand's gift, until it is claimed).
 
     One audit row and one `voucher.issued` event per call (a bulk issue calls it per chunk,
     with its own `batch_id`); the event lists the codes of batches up to EVENT_CODES_MAX.
@@ -93,7 +98,10 @@ def insert_vouchers(
     now = utcnow()
     expires_at = voucher_expiry(offer, brand.timezone, now)
     batch_id = batch_id or secrets.token_hex(8)
-    balance = offer.value if offer.kind == OfferKind.GIFT_CARD else None
+    if offer.kind != OfferKind.GIFT_CARD:
+        balance = None
+    elif balance is None:
+        balance = offer.value
     rows = [
         {
             "brand_id": brand.id,
@@ -106,6 +114,7 @@ def insert_vouchers(
             "batch_id": batch_id,
             "issued_at": now,
             "expires_at": expires_at,
+            "held_by": held_by,
         }
         for _ in range(count)
     ]
