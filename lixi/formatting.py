@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal, format_percent
-from flask import Flask, Response, request
+from flask import Flask, Response, request, url_for
 from flask_babel import get_locale
+from werkzeug.routing import BuildError
+
+from lixi.plugins import VoucherAction, plugged
 
 LANGUAGES = ("vi", "en")
 
@@ -83,6 +86,20 @@ def remember_language(response: Response) -> Response:
     return response
 
 
+def voucher_actions() -> list[VoucherAction]:
+    """The links the wallet offers beside each usable voucher (a domain's add_voucher_action)."""
+    return plugged().voucher_actions
+
+
+def url_if_served(endpoint: str, **values: object) -> str | None:
+    """url_for, or None when no domain of this app serves `endpoint` (a page links to another
+    domain's page without depending on it)."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
 def register_template_helpers(app: Flask) -> None:
     app.after_request(remember_language)
     app.jinja_env.filters["money"] = money
@@ -92,3 +109,5 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["url_in_language"] = url_in_language
+    app.jinja_env.globals["voucher_actions"] = voucher_actions
+    app.jinja_env.globals["url_if_served"] = url_if_served
