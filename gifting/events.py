@@ -10,6 +10,8 @@ GIFT_RESENT: Final = "gift.resent"
 ENVELOPE_CLAIMED: Final = "gift.envelope_claimed"
 BATCH_CHECKED: Final = "gift_batch.checked"
 BATCH_SENT: Final = "gift_batch.sent"
+BATCH_STARTED: Final = "gift_batch.started"  # the admin pressed "Send": queued for the job
+BATCH_FAILED: Final = "gift_batch.failed"
 
 # Outbox topics (lixi.outbox.publish); each is also the audit action of its change.
 GIFT_SENT: Final = "gift.sent"

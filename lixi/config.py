@@ -129,6 +129,9 @@ class Config:
         self.GIFT_SWEEP_SECONDS = int(_env("GIFT_SWEEP_SECONDS", "60"))
         self.GIFT_CLAIM_LIMIT = _env("GIFT_CLAIM_LIMIT", "20 per hour")
         self.GIFT_BULK_MAX_ROWS = int(_env("GIFT_BULK_MAX_ROWS", "10000"))
+        # A bulk file's upload (10,000 rows with long messages) and the rows sent per transaction.
+        self.GIFT_BULK_MAX_BYTES = int(_env("GIFT_BULK_MAX_BYTES", str(8 * 1024 * 1024)))
+        self.GIFT_BULK_CHUNK = int(_env("GIFT_BULK_CHUNK", "200"))
         self.GIFT_ENVELOPE_FLOOR = int(_env("GIFT_ENVELOPE_FLOOR", "1000"))
 
         # Bulk issues and CSV exports: the largest bulk issue; vouchers per bulk transaction (a
