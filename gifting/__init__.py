@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gifting import models  # noqa: F401 - the tables, for migrations
+from gifting import events
+from gifting.api import blp
+from gifting.expiry import run_gift_sweep
+from lixi import openapi
+from lixi.plugins import add_sweep, add_topics
 
 
 def register(app: Flask) -> None:
     """The gifts API, the claim page, the sweeps that send, remind and expire, and the topics."""
+    openapi.api.register_blueprint(blp)
+    add_topics(app, *events.TOPICS)
+    add_sweep(app, run_gift_sweep, "GIFT_SWEEP_SECONDS")

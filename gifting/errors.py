@@ -47,5 +47,7 @@ MESSAGES = {
 class GiftError(DomainError):
     """A refusal of gifting, with its stable code; 409 unless STATUS says otherwise."""
 
-    def __init__(self, code: GiftErrorCode, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: GiftErrorCode, message: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(code, STATUS.get(code, 409), message or MESSAGES[code], details)
