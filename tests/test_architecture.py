@@ -176,10 +176,16 @@ def test_every_outbox_topic_is_a_named_constant() -> None:
 
 def test_the_domains_register_the_topics_they_name(app) -> None:
     from games import events as game_events
+    from gifting import events as gift_events
     from loyalty import events as loyalty_events
     from vouchers import events as voucher_events
 
-    assert plugged(app).topics == [*voucher_events.TOPICS, *game_events.TOPICS, *loyalty_events.TOPICS]
+    assert plugged(app).topics == [
+        *voucher_events.TOPICS,
+        *gift_events.TOPICS,
+        *game_events.TOPICS,
+        *loyalty_events.TOPICS,
+    ]
 
 
 # --- The checks can fail -----------------------------------------------------------------------
