@@ -6,6 +6,7 @@ from flask import Flask
 
 from dashboard.campaign_views import bp as campaign_pages
 from dashboard.catalog_views import bp as catalog_pages
+from dashboard.gift_views import bp as gift_pages
 from dashboard.loyalty_views import bp as loyalty_pages
 from dashboard.mail_views import bp as mail_pages
 from dashboard.settings_views import bp as settings_pages
@@ -25,6 +26,7 @@ def register(app: Flask) -> None:
         settings_pages,
         mail_pages,
         loyalty_pages,
+        gift_pages,
     )
     for blueprint in pages:
         app.register_blueprint(blueprint)
