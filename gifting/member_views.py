@@ -1,0 +1,339 @@
+"""The member's gift pages: the gifts they sent and received (/me/gifts), "Tặng bạn" — give one of
+their own vouchers to a friend (/me/gifts/new) — and a sent gift's claim link to share. No log-in:
+a signed member link (lixi.member_links) opens them, as it opens the wallet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
+from werkzeug.routing import BuildError
+
+from gifting import lunar, reports
+from gifting.errors import GiftError, GiftErrorCode
+from gifting.models import Design, Gift, GiftStatus
+from gifting.service import (
+    GiftRequest,
+    LunarDay,
+    claim_url,
+    create_gift,
+    get_gift,
+    gifts_of_member,
+    schedule_time,
+)
+from lixi.errors import DomainError, InvalidRequest
+from lixi.formatting import current_locale
+from lixi.member_links import MemberLink, open_member_link
+from lixi.plugins import add_voucher_action, plugged
+from lixi.timeutil import utcnow
+from vouchers.models import OfferKind, Voucher, VoucherStatus
+
+bp = Blueprint("gifting_member", __name__)
+bp.before_request(refresh)  # the locale is cached on the app context; each page picks its own
+
+ACTION_LABEL = _l("Give to a friend")  # "Tặng bạn": the wallet's link beside a usable voucher
+MESSAGE_LENGTH = 500
+CLAIM_DAYS_DEFAULT = 30
+LUNAR_TIME_DEFAULT = "08:00"  # a lì xì sent on Mùng 1 Tết arrives in the morning
+
+STATUS_WORDS = {
+    GiftStatus.SCHEDULED: _l("Scheduled"),
+    GiftStatus.SENT: _l("Sent, not opened yet"),
+    GiftStatus.OPENED: _l("Opened, not claimed yet"),
+    GiftStatus.CLAIMED: _l("Claimed"),
+    GiftStatus.EXPIRED: _l("Expired"),
+    GiftStatus.RETURNED: _l("Not claimed in time: returned"),
+    GiftStatus.CANCELLED: _l("Cancelled"),
+}
+DESIGN_WORDS = {
+    Design.TET: _l("Tết"),
+    Design.BIRTHDAY: _l("Birthday"),
+    Design.THANKS: _l("Thank you"),
+    Design.PLAIN: _l("Simple"),
+}
+# Refusals of the service, in the member's words (its own messages are English).
+REFUSALS = {
+    GiftErrorCode.NOT_TRANSFERABLE: _l("This voucher cannot be given as a gift."),
+    GiftErrorCode.GIFT_CLAIMED: _l("This gift has already been claimed."),
+    GiftErrorCode.GIFT_CLOSED: _l("This gift is no longer open."),
+}
+
+
+def register_member_pages(app: Flask) -> None:
+    """The member's gift pages, and "Tặng bạn" beside each usable voucher of the wallet."""
+    app.register_blueprint(bp)
+    add_voucher_action(app, "gifting_member.new_gift", ACTION_LABEL)
+
+
+def _open(token: str | None) -> MemberLink:
+    """The member of a link (404 for anything forged or expired); audited as the member."""
+    link = open_member_link(token)
+    g.actor = f"member:{link.member.id}"
+    return link
+
+
+def _no_store(html: str, status: int = 200) -> Response:
+    """The pages hold a signed member link and claim links: never kept by a shared cache."""
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the gifts sent and received -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GiftLine:
+    gift: Gift
+    words: str  # its state as the member reads it
+    claim_url: str | None  # the sender's to share again, while the gift can still be claimed
+
+
+def _lines(gifts: list[Gift], with_links: bool) -> list[GiftLine]:
+    return [
+        GiftLine(
+            gift,
+            str(STATUS_WORDS[GiftStatus(gift.status)]),
+            claim_url(gift) if with_links and gift.status in (GiftStatus.SENT, GiftStatus.OPENED) else None,
+        )
+        for gift in gifts
+    ]
+
+
+@bp.get("/me/gifts")
+def my_gifts() -> Response:
+    """The gifts the member sent (with their claim links to share again) and those they received."""
+    token = request.args.get("t")
+    link = _open(token)
+    sent, received = gifts_of_member(link.brand_id, link.member.id)
+    html = render_template(
+        "gifting/member_gifts.html",
+        brand=link.brand,
+        token=token,
+        home_url=_home_url(token),
+        sent=_lines(sent, with_links=True),
+        received=_lines(received, with_links=False),
+    )
+    return _no_store(html)
+
+
+@bp.get("/me/gifts/<int:gift_id>")
+def my_gift(gift_id: int) -> Response:
+    """A gift the member sent: its claim link to copy or share on Zalo or Facebook, and its state."""
+    token = request.args.get("t")
+    link = _open(token)
+    gift = get_gift(link.brand_id, gift_id)
+    if gift.sender_member_id != link.member.id:
+        abort(404)
+    html = render_template(
+        "gifting/member_gift.html",
+        brand=link.brand,
+        token=token,
+        home_url=_home_url(token),
+        line=_lines([gift], with_links=True)[0],
+    )
+    return _no_store(html)
+
+
+# --- "Tặng bạn" --------------------------------------------------------------------------------
+
+
+def why_not_giftable(voucher: Voucher | None, member_id: int) -> str | None:
+    """Why the member cannot give this voucher, in words (None: they can)."""
+    if voucher is None or voucher.member_id != member_id:
+        return _("This voucher is not in your wallet.")
+    if voucher.held_by is not None:
+        return _("You have already sent this voucher as a gift.")
+    status = voucher.status_at(utcnow())
+    if status == VoucherStatus.REDEEMED:
+        return _("This voucher has already been used.")
+    if status == VoucherStatus.VOIDED:
+        return _("This voucher was cancelled.")
+    if status == VoucherStatus.EXPIRED:
+        return _("This voucher has expired.")
+    if voucher.offer.kind == OfferKind.GIFT_CARD and voucher.balance != voucher.offer.value:
+        return _("Part of this gift card has been spent: only a whole gift card can be given.")
+    return None
+
+
+def _next_tet(today: date) -> int:
+    """The lunar year of the next Mùng 1 Tết (the form's default lunar date)."""
+    return today.year if lunar.solar_date(today.year, 1, 1) > today else today.year + 1
+
+
+class FormRefused(Exception):
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__("form refused")
+        self.fields = fields
+
+
+def _field(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+def _whole(name: str) -> int | None:
+    raw = _field(name)
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise FormRefused({name: [_("Enter a whole number.")]})
+    return int(raw)
+
+
+def _send_at(tz_name: str) -> datetime | None:
+    """When to send, from the form: now (None), a local date and time, or a lunar date and time
+    (the service's own reading of both, so the page schedules exactly as the API does)."""
+    when = _field("when") or "now"
+    field = "lunar" if when == "lunar" else "send_at"
+    local, lunar_day = None, None
+    if when == "date":
+        try:
+            local = datetime.fromisoformat(_field("send_at")).replace(tzinfo=None)
+        except ValueError:
+            raise FormRefused({"send_at": [_("Enter a date and time.")]}) from None
+    elif when == "lunar":
+        year, month, day = _whole("lunar_year"), _whole("lunar_month"), _whole("lunar_day")
+        if year is None or month is None or day is None:
+            raise FormRefused({"lunar": [_("Enter the lunar year, month and day.")]})
+        try:
+            at = time.fromisoformat(_field("lunar_time") or LUNAR_TIME_DEFAULT)
+        except ValueError:
+            raise FormRefused({"lunar": [_("Enter a time such as 08:00.")]}) from None
+        lunar_day = LunarDay(year, month, day, bool(request.form.get("lunar_leap")), at)
+    else:
+        return None
+    try:
+        instant = schedule_time(tz_name, local, lunar_day, utcnow())
+    except InvalidRequest as error:
+        if lunar_day is not None and not error.details.get("fields", {}).get("send_at"):
+            raise FormRefused({"lunar": [_("The lunar calendar has no such day.")]}) from None
+        raise FormRefused({field: [_("A gift can be scheduled up to 400 days ahead.")]}) from None
+    if instant is None:  # a moment already past: the service would send at once
+        raise FormRefused({field: [_("Choose a moment in the future.")]})
+    return instant
+
+
+def _gift_request(link: MemberLink, code: str) -> GiftRequest:
+    message = _field("message")
+    if len(message) > MESSAGE_LENGTH:
+        raise FormRefused({"message": [_("At most 500 characters.")]})
+    email, phone = _field("recipient_email"), _field("recipient_phone")  # neither: a link to share
+    design = _field("design") or Design.PLAIN
+    if design not in set(Design):
+        design = Design.PLAIN
+    claim_days = _whole("claim_days") or CLAIM_DAYS_DEFAULT
+    if not 1 <= claim_days <= 365:
+        raise FormRefused({"claim_days": [_("Between 1 and 365 days.")]})
+    language = _field("language") if _field("language") in ("vi", "en") else current_locale()
+    return GiftRequest(
+        offer_id=None,
+        voucher_code=code,
+        sender_member_external_id=link.member.external_id,
+        sender_name=_field("sender_name") or link.member.name,
+        recipient_name=_field("recipient_name") or None,
+        recipient_email=email or None,
+        recipient_phone=phone or None,
+        language=language,
+        message=message or None,
+        design=design,
+        send_at=_send_at(link.brand.timezone),
+        claim_days=claim_days,
+    )
+
+
+FORM_FIELDS = {
+    "recipient_name",
+    "recipient_email",
+    "recipient_phone",
+    "message",
+    "send_at",
+    "lunar",
+    "claim_days",
+}
+SERVICE_FIELDS = {
+    "email": "recipient_email",
+    "phone": "recipient_phone",
+    "name": "recipient_name",
+    "send_on_lunar": "lunar",
+}
+
+
+def _field_errors(error: InvalidRequest) -> dict[str, list[str]]:
+    """The service's refusal by field, named as the form names them (the rest is the form's)."""
+    fields = (error.details or {}).get("fields") or {"form": [error.message]}
+    out: dict[str, list[str]] = {}
+    for name, messages in fields.items():
+        last = str(name).split(".")[-1]
+        key = SERVICE_FIELDS.get(last, last)
+        listed = messages if isinstance(messages, list) else [messages]
+        out.setdefault(key if key in FORM_FIELDS else "form", []).extend(str(m) for m in listed)
+    return out
+
+
+def _home_url(token: str | None) -> str | None:
+    """The member's own page (loyalty's /me) or else the wallet, when a domain serves one."""
+    endpoint = plugged().member_home or "games_pages.wallet_page"
+    try:
+        return url_for(endpoint, t=token)
+    except BuildError:
+        return None
+
+
+def _form_page(link: MemberLink, token: str, code: str, voucher: Voucher | None, **context: Any) -> str:
+    today = utcnow().astimezone(ZoneInfo(link.brand.timezone)).date()
+    return render_template(
+        "gifting/member_gift_new.html",
+        brand=link.brand,
+        member=link.member,
+        token=token,
+        code=code,
+        voucher=voucher,
+        designs=[(design.value, DESIGN_WORDS[design]) for design in Design],
+        form=request.form,
+        home_url=_home_url(token),
+        tet_year=_next_tet(today),
+        lunar_time=LUNAR_TIME_DEFAULT,
+        claim_days=CLAIM_DAYS_DEFAULT,
+        language=current_locale(),
+        **{"errors": {}, "refusal": None, **context},
+    )
+
+
+@bp.route("/me/gifts/new", methods=["GET", "POST"])
+def new_gift() -> Response:
+    """ "Tặng bạn": send one of the member's usable vouchers to a friend, with a card and a message,
+    now or on a date (a lunar one too); then the claim link to share."""
+    token = request.values.get("t") or ""
+    link = _open(token)
+    code = (request.values.get("code") or "").strip()
+    voucher = reports.member_voucher(link.brand_id, code)
+    refusal = why_not_giftable(voucher, link.member.id)
+    if refusal:
+        status = 404 if voucher is None or voucher.member_id != link.member.id else 409
+        return _no_store(_form_page(link, token, code, None, refusal=refusal), status)
+    if request.method == "GET":
+        return _no_store(_form_page(link, token, code, voucher))
+    try:
+        gift = create_gift(link.brand_id, _gift_request(link, code))
+    except FormRefused as refused:
+        return _no_store(_form_page(link, token, code, voucher, errors=refused.fields), 422)
+    except InvalidRequest as error:
+        return _no_store(_form_page(link, token, code, voucher, errors=_field_errors(error)), 422)
+    except GiftError as error:
+        words = str(REFUSALS.get(error.code, error.message))
+        return _no_store(_form_page(link, token, code, None, refusal=words), error.status)
+    except DomainError as error:
+        if error.status != 404:
+            raise
+        # The voucher left the wallet between the form and the post.
+        return _no_store(
+            _form_page(link, token, code, None, refusal=_("This voucher is not in your wallet.")), 404
+        )
+    # Post/redirect/get: a reload shows the gift again instead of sending it twice.
+    return redirect(url_for(".my_gift", gift_id=gift.id, t=token), code=303)
