@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from games.demo import DEMO_PLAYS
 from games.models import Campaign, Prize
 from games.plays import plays_left
+from gifting.models import Gift
 from lixi import jobs
 from lixi.auth import forget_cached_keys, issue_api_key
 from lixi.database import write_transaction
@@ -56,7 +57,9 @@ def test_seed_demo_twice_keeps_the_data_and_the_key(app, client, tmp_path):
     for field in ("brand_id", "merchant_id", "offer_id", "lixi_offer_id", "campaign_id", "voucher_code"):
         assert first[field] == second[field], field
     assert db.session.execute(select(func.count(Brand.id))).scalar() == 1
-    assert db.session.execute(select(func.count(Voucher.id))).scalar() == 1
+    # The demo voucher, and the gift card the demo's lì xì holds: each made once.
+    assert db.session.execute(select(func.count(Voucher.id))).scalar() == 2
+    assert db.session.execute(select(func.count(Gift.id))).scalar() == 1
     live = db.session.execute(select(func.count(ApiKey.id)).where(ApiKey.revoked_at.is_(None))).scalar()
     assert live == 1
     validate = client.post(
@@ -155,7 +158,7 @@ def test_seed_demo_prints_its_parts_in_the_order_it_always_has(app, tmp_path):
         *("brand_id", "brand_slug", "api_key", "api_key_file", "merchant_id", "offer_id", "lixi_offer_id"),
         *("member_external_ids", "staff_login", "admin_login", "voucher_code", "campaign_id", "urls"),
     ]
-    assert list(demo["urls"]) == ["voucher", "play", "me", "openapi", "merchant", "dashboard"]
+    assert list(demo["urls"]) == ["voucher", "play", "me", "gift", "openapi", "merchant", "dashboard"]
 
 
 def test_the_worker_runs_each_plugged_sweep_while_it_works_even_after_one_fails(app):

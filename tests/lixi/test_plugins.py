@@ -102,4 +102,5 @@ def test_a_domains_part_of_seed_demo_runs_in_its_order(app, seen, tmp_path) -> N
     facts = list(demo)
     assert facts.index("campaign_id") < facts.index("parcel") < facts.index("urls")  # 40 < 45
     assert demo["parcel"] == "ready"
-    assert list(demo["urls"]) == ["voucher", "play", "me", "parcels", "openapi", "merchant", "dashboard"]
+    pages = ["voucher", "play", "me", "parcels", "gift", "openapi", "merchant", "dashboard"]
+    assert list(demo["urls"]) == pages
