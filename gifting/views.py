@@ -62,7 +62,7 @@ class Step:
     """Where the visitor is in claiming: the forms to show and what went wrong, if anything."""
 
     name: str = "start"  # start: ask for a code (or claim) | code: enter the code
-    error: str | None = None
+    error: Any = None  # a lazy string: it is translated in the gift's language when the page renders
     sent_to: str | None = None  # the masked address the code went to
     contact: str = ""  # lì xì: the email or phone the claimer gave
     name_given: str = ""  # lì xì: the name the claimer gave for the board
@@ -92,7 +92,7 @@ def send_code(token: str) -> Response:
             step.sent_to = claims.request_claim_code(gift)
     except InvalidRequest:
         return _page(
-            gift, token, Step(error=str(BAD_CONTACT), contact=step.contact, name_given=step.name_given), 422
+            gift, token, Step(error=BAD_CONTACT, contact=step.contact, name_given=step.name_given), 422
         )
     except GiftError as refusal:
         return _refused(gift, token, refusal, step)
@@ -119,7 +119,7 @@ def claim(token: str) -> Response:
             voucher_id = claims.claim_gift(gift, code).id
     except InvalidRequest:
         return _page(
-            gift, token, Step(error=str(BAD_CONTACT), contact=step.contact, name_given=step.name_given), 422
+            gift, token, Step(error=BAD_CONTACT, contact=step.contact, name_given=step.name_given), 422
         )
     except GiftError as refusal:
         return _refused(gift, token, refusal, step)
@@ -155,14 +155,16 @@ def _refused(gift: Gift, token: str, refusal: GiftError, step: Step) -> Response
     if code == GiftErrorCode.CODE_INVALID:
         tries_left = (refusal.details or {}).get("tries_left")
         if tries_left is None:
-            step.error = str(_l("That code is not right."))
+            step.error = _l("That code is not right.")
+        elif tries_left <= 0:  # no live code for this address (never sent, or already used)
+            step.error = _l("That code is not right. Ask for a new code.")
         else:
-            step.error = str(_l("That code is not right: %(count)s tries left.", count=tries_left))
+            step.error = _l("That code is not right: %(count)s tries left.", count=tries_left)
     elif code == GiftErrorCode.CODE_LOCKED or code == GiftErrorCode.CODE_EXPIRED:
-        step.error = str(REFUSALS[GiftErrorCode(code)])
+        step.error = REFUSALS[GiftErrorCode(code)]
         step.extra["no_code_field"] = code == GiftErrorCode.CODE_LOCKED
     elif code in REFUSALS:
-        step.error = str(REFUSALS[GiftErrorCode(code)])
+        step.error = REFUSALS[GiftErrorCode(code)]
         if code not in (GiftErrorCode.CODE_REQUIRED, GiftErrorCode.TOO_MANY_CODES):
             step.name = "start"
     else:
