@@ -227,7 +227,8 @@ def _gift_request(link: MemberLink, code: str) -> GiftRequest:
     design = _field("design") or Design.PLAIN
     if design not in set(Design):
         design = Design.PLAIN
-    claim_days = _whole("claim_days") or CLAIM_DAYS_DEFAULT
+    claim_days = _whole("claim_days")
+    claim_days = CLAIM_DAYS_DEFAULT if claim_days is None else claim_days
     if not 1 <= claim_days <= 365:
         raise FormRefused({"claim_days": [_("Between 1 and 365 days.")]})
     language = _field("language") if _field("language") in ("vi", "en") else current_locale()

@@ -1,0 +1,256 @@
+"""The member's side of gifting: "Tặng bạn" beside each usable voucher of the wallet, sending from
+it (the voucher is held, the wallet says it was sent), a date or a lunar date, the gifts sent and
+received, refusals in words (never a 500), and forged or foreign links refused."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from gifting import claims
+from gifting.lunar import solar_date
+from gifting.models import Gift
+from gifting.service import get_gift, gift_token
+from lixi.extensions import db
+from lixi.models import MailMessage
+from tests.vouchers.merchant_helpers import form_token
+from vouchers.models import Voucher
+
+
+def fresh() -> None:
+    db.session.commit()
+    db.session.expire_all()
+
+
+@pytest.fixture
+def wallet_of(api, issue, offer):
+    """wallet_of(external_id, **member fields) -> (member link token, the member's new voucher code)."""
+
+    def make(external_id: str, **fields: object) -> tuple[str, str]:
+        response = api.post("/members", {"external_id": external_id, **fields})
+        assert response.status_code in (200, 201), response.get_json()
+        link = api.post(f"/members/{external_id}/links", {})
+        assert link.status_code == 201, link.get_json()
+        token = parse_qs(urlsplit(link.get_json()["wallet_url"]).query)["t"][0]
+        code = issue(offer["id"], member_external_id=external_id)[0]["code"]
+        return token, code
+
+    return make
+
+
+def page(client, path: str, **query: str):
+    response = client.get(path, query_string=query)
+    return response, response.get_data(as_text=True)
+
+
+def send_from_form(client, token: str, code: str, lang: str = "vi", **fields: str):
+    """Open "Tặng bạn" for the voucher and post its form (the CSRF token it served included)."""
+    response, html = page(client, "/me/gifts/new", t=token, code=code, lang=lang)
+    assert response.status_code == 200, html
+    data = {"csrf_token": form_token(html), "t": token, "code": code, "design": "tet", **fields}
+    return client.post("/me/gifts/new", data=data, query_string={"lang": lang})
+
+
+def a_29_day_lunar_month(year: int) -> int:
+    """A month of that lunar year without a 30th (the calendar alternates 29- and 30-day months)."""
+    for month in range(1, 13):
+        try:
+            solar_date(year, month, 30)
+        except ValueError:
+            return month
+    raise AssertionError("no 29-day month")
+
+
+def held_by(code_or_id: str | int) -> str | None:
+    fresh()
+    column = Voucher.id if isinstance(code_or_id, int) else Voucher.code
+    return db.session.execute(select(Voucher.held_by).where(column == code_or_id)).scalar_one()
+
+
+def test_the_wallet_offers_tang_ban_beside_a_usable_voucher_only(
+    client, wallet_of, issue, offer, merchant, api
+):
+    token, code = wallet_of("m-1", name="An")
+    used = issue(offer["id"], member_external_id="m-1")[0]["code"]
+    assert api.post("/redemptions", {"code": used, "merchant_id": merchant["id"]}).status_code == 201
+    for path in ("/wallet", "/me"):
+        response, html = page(client, path, t=token)
+        assert response.status_code == 200
+        actions = re.findall(r'data-testid="voucher-action" href="([^"]+)">([^<]+)<', html)
+        assert len(actions) == 1, actions  # the used voucher has none
+        href, label = actions[0]
+        assert label == "Tặng bạn"
+        query = parse_qs(urlsplit(html_lib.unescape(href)).query)
+        assert query["code"] == [code] and query["t"] == [token]
+    _, english = page(client, "/wallet", t=token, lang="en")
+    assert "Give to a friend" in english
+
+
+def test_sending_from_the_wallet_holds_the_voucher_and_the_wallet_says_so(client, wallet_of, brand):
+    token, code = wallet_of("m-1", name="An")
+    sent = send_from_form(
+        client,
+        token,
+        code,
+        recipient_name="Bình",
+        recipient_email="binh@example.com",
+        message="Chúc mừng năm mới!",
+    )
+    assert sent.status_code == 303
+    gift_id = int(re.search(r"/me/gifts/(\d+)", sent.location).group(1))
+    fresh()
+    gift = get_gift(brand.id, gift_id)
+    assert (gift.status, gift.recipient_email, gift.design, gift.message) == (
+        "sent",
+        "binh@example.com",
+        "tet",
+        "Chúc mừng năm mới!",
+    )
+    assert gift.sender.external_id == "m-1" and gift.sender_name == "An"
+    assert held_by(code) == f"gift:{gift_id}"
+
+    response, html = page(client, urlsplit(sent.location).path, t=token)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert "/g/" in html and 'data-testid="claim-url"' in html
+    assert "facebook.com/sharer" in html
+
+    _, wallet = page(client, "/wallet", t=token)
+    assert 'data-testid="held"' in wallet and 'data-testid="voucher-action"' not in wallet
+    # A second gift of the same voucher is refused in words.
+    again, refusal = page(client, "/me/gifts/new", t=token, code=code, lang="en")
+    assert again.status_code == 409 and "already sent this voucher" in refusal
+
+
+def test_the_member_sees_gifts_sent_and_received_in_words(client, wallet_of, brand):
+    a_token, a_code = wallet_of("m-a", name="An")
+    b_token, _ = wallet_of("m-b", name="Bình", email="binh@example.com")
+    sent = send_from_form(client, a_token, a_code, recipient_email="binh@example.com", recipient_name="Bình")
+    gift_id = int(re.search(r"/me/gifts/(\d+)", sent.location).group(1))
+    _, listed = page(client, "/me/gifts", t=a_token)
+    assert (
+        f'data-gift="{gift_id}" data-status="sent"' in listed
+        and "Sent, not opened yet" in page(client, "/me/gifts", t=a_token, lang="en")[1]
+    )
+    _, nothing = page(client, "/me/gifts", t=b_token)
+    assert f'data-gift="{gift_id}"' not in nothing
+
+    # Bình claims it with the code mailed to the address, so it lands in their wallet as theirs.
+    gift = claims.open_gift(gift_token(gift_id))
+    claims.request_claim_code(gift)
+    fresh()
+    mail = (
+        db.session.execute(
+            select(MailMessage)
+            .where(MailMessage.to_address == "binh@example.com")
+            .order_by(MailMessage.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    claims.claim_gift(get_gift(brand.id, gift_id), re.search(r"(?<!\d)\d{6}(?!\d)", mail.text_body).group(0))
+
+    _, received = page(client, "/me/gifts", t=b_token, lang="en")
+    assert f'data-gift="{gift_id}" data-status="claimed"' in received and "From An" in received
+    _, sender_view = page(client, "/me/gifts", t=a_token, lang="en")
+    assert f'data-gift="{gift_id}" data-status="claimed"' in sender_view and "Claimed" in sender_view
+    # The gift's page is the sender's: the recipient (or anyone else) gets a 404.
+    assert page(client, f"/me/gifts/{gift_id}", t=b_token)[0].status_code == 404
+
+
+def test_a_lunar_date_schedules_the_gift_for_mung_1_tet(client, wallet_of, brand, clock):
+    clock.now = datetime(2029, 12, 1, tzinfo=UTC)
+    token, code = wallet_of("m-1")
+    _, form = page(client, "/me/gifts/new", t=token, code=code)
+    assert 'name="lunar_year" inputmode="numeric" size="5" value="2030"' in form  # the next Tết
+    sent = send_from_form(
+        client,
+        token,
+        code,
+        when="lunar",
+        lunar_year="2030",
+        lunar_month="1",
+        lunar_day="1",
+        lunar_time="08:00",
+    )
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    fresh()
+    gift = db.session.execute(select(Gift)).scalar_one()
+    # Tết 2030 is 2 February in Vietnam (3 in China); 08:00 at UTC+7 is 01:00 UTC.
+    assert gift.status == "scheduled"
+    assert gift.send_at == datetime(2030, 2, 2, 1, 0, tzinfo=UTC)
+    _, html = page(client, f"/me/gifts/{gift.id}", t=token, lang="en")
+    assert "Your gift is scheduled" in html and 'data-testid="claim-url"' not in html
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"recipient_email": "not-an-email"}, "recipient_email", None),
+        ({"recipient_phone": "12"}, "recipient_phone", None),
+        ({"message": "x" * 501}, "message", "At most 500 characters."),
+        ({"when": "date", "send_at": "2020-01-01T08:00"}, "send_at", "Choose a moment in the future."),
+        (
+            {
+                "when": "lunar",
+                "lunar_year": "2030",
+                "lunar_month": str(a_29_day_lunar_month(2030)),
+                "lunar_day": "30",
+            },
+            "lunar",
+            "The lunar calendar has no such day.",
+        ),
+        ({"claim_days": "0"}, "claim_days", "Between 1 and 365 days."),
+    ],
+)
+def test_a_refused_form_says_why_beside_the_field_and_sends_nothing(
+    client, wallet_of, clock, fields, field, words
+):
+    token, code = wallet_of("m-1")
+    response = send_from_form(client, token, code, lang="en", **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422, html
+    assert f'data-testid="error-{field}"' in html
+    if words:
+        assert words in html
+    assert held_by(code) is None
+    assert db.session.execute(select(Gift.id)).first() is None
+
+
+def test_vouchers_that_cannot_be_given_are_refused_in_words(client, wallet_of, api, merchant, issue, offer):
+    token, code = wallet_of("m-1")
+    _, other_code = wallet_of("m-2")
+    not_mine, html = page(client, "/me/gifts/new", t=token, code=other_code, lang="en")
+    assert not_mine.status_code == 404 and "This voucher is not in your wallet." in html
+    unknown, html = page(client, "/me/gifts/new", t=token, code="NOPE", lang="en")
+    assert unknown.status_code == 404 and "not in your wallet" in html
+    assert api.post("/redemptions", {"code": code, "merchant_id": merchant["id"]}).status_code == 201
+    used, html = page(client, "/me/gifts/new", t=token, code=code, lang="en")
+    assert used.status_code == 409 and "already been used" in html
+    # Posting the form anyway (with a token from a form of a voucher that can be given) is refused too.
+    spare = issue(offer["id"], member_external_id="m-1")[0]["code"]
+    _, spare_form = page(client, "/me/gifts/new", t=token, code=spare)
+    posted = client.post(
+        "/me/gifts/new",
+        data={"t": token, "code": code, "csrf_token": form_token(spare_form)},
+        query_string={"lang": "en"},
+    )
+    assert posted.status_code == 409 and "already been used" in posted.get_data(as_text=True)
+    assert db.session.execute(select(Gift.id)).first() is None
+
+
+def test_forged_links_and_missing_csrf_are_refused(client, wallet_of):
+    token, code = wallet_of("m-1")
+    forged = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
+    for path in ("/me/gifts", "/me/gifts/new"):
+        assert client.get(path, query_string={"t": forged, "code": code}).status_code == 404
+    assert client.get("/me/gifts").status_code == 404
+    no_csrf = client.post(
+        "/me/gifts/new", data={"t": token, "code": code, "recipient_email": "a@example.com"}
+    )
+    assert no_csrf.status_code == 400
+    assert held_by(code) is None
