@@ -22,6 +22,7 @@ from lixi.models import Brand
 from lixi.ratelimit import client_ip, shared_limit_from
 from lixi.security import cookies_secure
 from lixi.signing import BadData, sign, unsign
+from lixi.timeutil import utcnow
 from vouchers.models import Voucher
 from vouchers.schemas import voucher_url
 from vouchers.service import voucher_token
@@ -237,7 +238,8 @@ def _state(gift: Gift, mine: Mine | None) -> str:
         return "mine"
     if gift.status == GiftStatus.SCHEDULED:
         return "scheduled"
-    if gift.status in CLOSED:
+    # Past its deadline a gift is closed, even before the sweep marks it expired.
+    if gift.status in CLOSED or (gift.expires_at is not None and gift.expires_at <= utcnow()):
         return "closed"
     if gift.is_split:
         if gift.status in CLAIMABLE_STATUSES and any(e.claimed_at is None for e in gift.envelopes):
