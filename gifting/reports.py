@@ -120,14 +120,14 @@ def gift_funnel(brand_id: int, since: datetime | None = None) -> Funnel:
         value_returned += int(v_returned)
     # A lì xì's claimed envelopes: claimed value, and not returned when what was left went back.
     envelopes = db.session.execute(
-        select(Gift.status == GiftStatus.RETURNED, func.coalesce(func.sum(GiftEnvelope.amount), 0))
+        select(Gift.status, func.coalesce(func.sum(GiftEnvelope.amount), 0))
         .join(Gift, Gift.id == GiftEnvelope.gift_id)
         .where(*where, GiftEnvelope.claimed_at.is_not(None))
-        .group_by(Gift.status == GiftStatus.RETURNED)
+        .group_by(Gift.status)
     ).all()
-    for returned, amount in envelopes:
+    for status, amount in envelopes:
         value_claimed += int(amount)
-        if returned:
+        if status == GiftStatus.RETURNED:
             value_returned -= int(amount)
     return Funnel(
         sent=sent,

@@ -140,9 +140,10 @@ def test_a_voided_redemption_is_not_a_use_and_since_leaves_older_gifts_out(
     assert reports.gift_funnel(brand.id, since=clock.now - timedelta(days=2)).sent == 1
 
 
-def test_a_lixi_counts_claimed_at_its_first_envelope_and_its_claimed_amounts(api, brand, make_offer):
+def test_a_lixi_counts_claimed_at_its_first_envelope_and_returns_the_rest(api, brand, clock, make_offer):
     card = make_offer(name="Thẻ quà", kind="gift_card", value=100_000)
-    gift = send(api, card["id"], amount=90_000, split={"count": 3, "total": 90_000, "mode": "equal"})
+    split = {"count": 3, "total": 90_000, "mode": "equal"}
+    gift = send(api, card["id"], amount=90_000, split=split, claim_days=1)
     row = get_gift(brand.id, gift["id"])
     claims.open_gift(gift_token(row.id))
     claims.request_claim_code(row, "an@example.com")
@@ -163,6 +164,14 @@ def test_a_lixi_counts_claimed_at_its_first_envelope_and_its_claimed_amounts(api
     fresh()
     funnel = reports.gift_funnel(brand.id)
     assert (funnel.claimed, funnel.value_claimed, funnel.value_sent) == (1, 30_000, 90_000)
+    assert funnel.value_returned == 0
+    # Unclaimed at its deadline: what is left (two envelopes) is what went back.
+    clock.advance(days=3)
+    assert expire_gifts() == 1
+    fresh()
+    funnel = reports.gift_funnel(brand.id)
+    assert (funnel.claimed, funnel.value_claimed, funnel.value_returned) == (1, 30_000, 60_000)
+    assert funnel.by_status["returned"] == 1
 
 
 # --- the pages ---------------------------------------------------------------------------------
