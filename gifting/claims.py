@@ -60,12 +60,13 @@ def needs_code(gift: Gift) -> bool:
 
 
 def normal_contact(typed: str | None) -> str:
-    """An email or a phone number as stored (lower-case domain, E.164); 422 for anything else."""
+    """Who claims, as one key per person: an email lower-cased whole (mail providers ignore the
+    case of the local part, so An@ and an@ are one person here) or a phone in E.164; 422 otherwise."""
     text = (typed or "").strip()
     normal = normalize_email(text) if "@" in text else normalize_phone(text)
     if not normal:
         raise invalid_field("contact", "Enter an email address or a phone number.")
-    return normal
+    return normal.lower()
 
 
 def masked(contact: str) -> str:

@@ -183,8 +183,9 @@ class SplitOutSchema(Schema):
 class DeliveryOutSchema(Schema):
     kind = fields.String()
     channel = fields.String()
-    to = fields.String(attribute="to_address", allow_none=True)
+    to = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
+    status = fields.String(metadata={"description": "pending, sent or failed (mail); requested; shared."})
 
 
 class GiftOutSchema(Schema):

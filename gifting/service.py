@@ -35,7 +35,7 @@ from lixi.extensions import db
 from lixi.jobs import enqueue_at
 from lixi.mail import public_url
 from lixi.members import get_member
-from lixi.models import Brand, Member, scoped
+from lixi.models import Brand, MailMessage, Member, scoped
 from lixi.outbox import publish
 from lixi.signing import BadData, sign, unsign
 from lixi.timeutil import end_of_local_day, local_date, utcnow
@@ -386,10 +386,26 @@ def list_gifts(
     return list(db.session.execute(query).scalars())
 
 
-def deliveries_of(gift_id: int) -> list[GiftDelivery]:
-    """Every attempt to tell the recipient, oldest first."""
-    query = select(GiftDelivery).where(GiftDelivery.gift_id == gift_id).order_by(GiftDelivery.id)
-    return list(db.session.execute(query).scalars())
+def deliveries_of(gift_id: int) -> list[dict]:
+    """Every attempt to tell the recipient, oldest first, with where it stands: a mail's status
+    (pending, sent, failed), "requested" for a text handed to the brand's provider, "shared" for a
+    link the sender passes on."""
+    query = (
+        select(GiftDelivery, MailMessage.status)
+        .outerjoin(MailMessage, MailMessage.id == GiftDelivery.mail_id)
+        .where(GiftDelivery.gift_id == gift_id)
+        .order_by(GiftDelivery.id)
+    )
+    return [
+        {
+            "kind": delivery.kind,
+            "channel": delivery.channel,
+            "to": delivery.to_address,
+            "created_at": delivery.created_at,
+            "status": mail_status or ("requested" if delivery.channel == "phone" else "shared"),
+        }
+        for delivery, mail_status in db.session.execute(query)
+    ]
 
 
 def gifts_of_member(brand_id: int, member_id: int) -> tuple[list[Gift], list[Gift]]:
