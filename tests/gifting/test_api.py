@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from lixi.audit import list_audit_events
 from lixi.extensions import db
 from lixi.models import OutboxMessage
 from tests.conftest import error_code
@@ -410,3 +411,57 @@ def test_a_repeat_with_the_same_idempotency_key_sends_one_gift(api, offer):
     assert first.status_code == second.status_code == 201
     assert first.get_json() == second.get_json()
     assert len(api.get("/gifts").get_json()["gifts"]) == 1
+
+
+def test_only_a_members_own_voucher_is_given_and_as_it_is(api, offer, gift_card, issue):
+    (unassigned,) = issue(offer["id"])  # the brand's, in no one's wallet: send the offer instead
+    _refused(api, unassigned["code"], sender=None)
+    make_member(api, "m-1", name="An")
+    (card,) = issue(gift_card["id"], member_external_id="m-1")
+    body = {"voucher_code": card["code"], "recipient": {"name": "B"}}
+    assert invalid_fields(send(api, amount=1000, **body))  # a member gives it whole
+    gift = sent(api, **body)  # no sender named: the voucher's owner sends it, under their name
+    assert gift["sender"] == {"member_external_id": "m-1", "name": "An"}
+    assert gift["value"] == 500_000
+
+
+def test_a_gift_is_scheduled_at_most_400_days_ahead(api, offer):
+    soon = (datetime.now(UTC) + timedelta(days=399)).isoformat()
+    assert sent(api, offer_id=offer["id"], send_at=soon)["status"] == "scheduled"
+    later = (datetime.now(UTC) + timedelta(days=401)).isoformat()
+    assert names_field(invalid_fields(send(api, offer_id=offer["id"], send_at=later)), "send_at")
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert sent(api, offer_id=offer["id"], send_at=past)["status"] == "sent"  # a time gone by: now
+
+
+def test_pages_of_the_list_follow_next_before_id(api, offer):
+    made = [sent(api, offer_id=offer["id"])["id"] for _ in range(5)]
+    first = api.get("/gifts?limit=2").get_json()
+    assert [g["id"] for g in first["gifts"]] == made[:-3:-1]
+    second = api.get(f"/gifts?limit=2&before_id={first['next_before_id']}").get_json()
+    third = api.get(f"/gifts?limit=2&before_id={second['next_before_id']}").get_json()
+    assert [g["id"] for g in second["gifts"] + third["gifts"]] == made[-3::-1]
+    assert third["next_before_id"] is None
+    invalid_fields(api.get("/gifts?limit=0"))
+
+
+def test_cancel_and_resend_are_audited_as_the_api_key(api, brand, offer):
+    gift = sent(api, offer_id=offer["id"], recipient={"email": "lan@exmaple.com"})
+    api.post(f"/gifts/{gift['id']}/resend", {"email": "lan@example.com"})
+    api.post(f"/gifts/{gift['id']}/cancel", {})
+    db.session.commit()
+    trail = {
+        e.action: e for e in list_audit_events(brand.id, action="gift.") if e.subject_id == str(gift["id"])
+    }
+    assert {"gift.created", "gift.sent", "gift.resent", "gift.cancelled"} <= set(trail)
+    assert all(e.actor.startswith("api_key:") for e in trail.values())
+    assert trail["gift.resent"].data["changed"]["email"] == ["lan@exmaple.com", "lan@example.com"]
+
+
+def test_a_repeated_cancel_with_its_key_replays_the_answer(api, offer):
+    gift = sent(api, offer_id=offer["id"])
+    first = api.post(f"/gifts/{gift['id']}/cancel", {}, headers={"Idempotency-Key": "c-1"})
+    again = api.post(f"/gifts/{gift['id']}/cancel", {}, headers={"Idempotency-Key": "c-1"})
+    assert first.status_code == again.status_code == 200 and first.get_json() == again.get_json()
+    fresh_key = api.post(f"/gifts/{gift['id']}/cancel", {}, headers={"Idempotency-Key": "c-2"})
+    assert fresh_key.status_code == 409

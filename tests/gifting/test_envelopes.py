@@ -4,7 +4,7 @@ gift of ten envelopes claimed by different people, one each, and what is left at
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +15,7 @@ from gifting import claims
 from gifting.envelopes import split_amounts
 from gifting.expiry import run_gift_sweep
 from gifting.service import get_gift
+from lixi.contacts import normalize_phone
 from lixi.errors import DomainError
 from lixi.extensions import db
 from lixi.models import MailMessage, OutboxMessage
@@ -89,7 +90,8 @@ def code_sent_to(contact: str) -> str:
             .where(OutboxMessage.topic == "gift.delivery_requested")
             .order_by(OutboxMessage.id.desc())
         ).scalars()
-        event = next(e for e in events if e.payload["kind"] == "code" and e.payload["phone"] == contact)
+        phone = normalize_phone(contact)
+        event = next(e for e in events if e.payload["kind"] == "code" and e.payload["phone"] == phone)
         text = event.payload["text"]
     match = re.search(r"(?<![\d.,])\d{6}(?![\d.,])", text)
     assert match, text
@@ -244,3 +246,33 @@ def test_the_split_shows_at_the_time_it_was_made(api, gift_card, clock):
     gift = send_lixi(api, offer_id=gift_card["id"], split={"count": 5, "total": 50_000, "mode": "equal"})
     assert [e["amount"] for e in gift["split"]["envelopes"]] == [10_000] * 5
     assert all(e["claimed_at"] is None and e["claimer_name"] is None for e in gift["split"]["envelopes"])
+
+
+def test_cancel_a_members_lixi_gives_back_what_is_left(api, brand, gift_card, issue):
+    api.post("/members", {"external_id": "m-1", "name": "Ông Nội"})
+    lan = api.post("/members", {"external_id": "m-2", "phone": "0912 000 002"}).get_json()
+    (card,) = issue(gift_card["id"], member_external_id="m-1")
+    gift = send_lixi(api, voucher_code=card["code"], split={"count": 5, "mode": "equal"})
+    envelope = claim_envelope(gift["id"], brand.id, "0912000002", "Lan")
+    assert envelope.claimer_member_id == lan["id"] and envelope.voucher.member_id == lan["id"]
+
+    response = api.post(f"/gifts/{gift['id']}/cancel", {})
+    assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
+    fresh()
+    back = db.session.get(Voucher, get_gift(brand.id, gift["id"]).returned_voucher_id)
+    assert back.balance == 80_000 and back.member.external_id == "m-1" and back.held_by is None
+    assert api.post("/vouchers/validate", {"code": back.code}).status_code == 200
+    assert (
+        api.post("/vouchers/validate", {"code": envelope.voucher.code}).status_code == 200
+    )  # Lan keeps hers
+    with pytest.raises(DomainError) as refused:
+        claim_envelope(gift["id"], brand.id, "binh@example.com", "Bình")
+    assert refused.value.code == "gift_closed"
+
+
+def test_a_scheduled_lixi_opens_no_envelope_yet(api, brand, gift_card, clock):
+    send_at = (clock.now + timedelta(hours=1)).isoformat()
+    gift = send_lixi(api, offer_id=gift_card["id"], send_at=send_at, split={"count": 2, "total": 2_000})
+    with pytest.raises(DomainError) as refused:
+        claims.request_claim_code(get_gift(brand.id, gift["id"]), "an@example.com")
+    assert refused.value.code == "not_sent_yet"

@@ -235,3 +235,25 @@ def test_the_claim_deadline_is_never_after_the_vouchers_own_expiry(api, make_off
     body = {"voucher_code": mine["code"], "recipient": {"name": "Lan"}, "claim_days": 30}
     gift = api.post("/gifts", body).get_json()
     assert when(gift["expires_at"]) == when(mine["expires_at"])
+
+
+def test_past_the_deadline_it_cannot_be_claimed_even_before_the_sweep(api, brand, from_brand, clock):
+    gift = from_brand(recipient={"name": "Lan"}, claim_days=2)
+    clock.now = when(gift["expires_at"])
+    with pytest.raises(DomainError) as refused:
+        claims.claim_gift(get_gift(brand.id, gift["id"]), None)
+    assert refused.value.code == "gift_closed"
+    clock.now = when(gift["expires_at"]) - timedelta(seconds=1)
+    assert claims.claim_gift(get_gift(brand.id, gift["id"]), None).held_by is None
+
+
+def test_a_scheduled_gift_resent_to_a_new_address_goes_there_when_due(api, from_brand, clock):
+    gift = from_brand(
+        recipient={"email": "lan@exmaple.com"}, send_at=(clock.now + timedelta(days=1)).isoformat()
+    )
+    response = api.post(f"/gifts/{gift['id']}/resend", {"email": "lan@example.com"})
+    assert response.status_code == 200 and response.get_json()["deliveries"] == []  # not sent yet
+    assert response.get_json()["status"] == "scheduled"
+    clock.advance(days=1)
+    run_gift_sweep()
+    assert mails_to("lan@exmaple.com") == [] and len(mails_to("lan@example.com")) == 1

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gifting import claims
 from gifting.expiry import run_gift_sweep
-from gifting.service import get_gift
+from gifting.service import get_gift, gifts_of_member
 from lixi.audit import list_audit_events
 from lixi.errors import DomainError
 from lixi.extensions import db
@@ -232,3 +232,39 @@ def test_each_change_is_audited_and_published(api, brand, offer, clock):
     (returned,) = events("gift.returned")
     assert returned["gift_id"] == expiring["id"] and returned["voided"] is True
     assert returned["returned_voucher_id"] is None
+
+
+def test_the_mails_and_texts_speak_the_recipients_language(api, brand, offer):
+    said = {}
+    for language, phone in (("vi", "+84901000001"), ("en", "+84901000002")):
+        email = f"{language}@example.com"
+        recipient = {"name": "Lan", "email": email, "phone": phone, "language": language}
+        gift = send(api, offer_id=offer["id"], sender={"name": "An"}, recipient=recipient, design="tet")
+        claims.request_claim_code(get_gift(brand.id, gift["id"]))
+        gift_mail, code_mail = mails_to(email)
+        assert "cards/tet.svg" in (gift_mail.html_body or "")  # the card chosen, from our own files
+        (text,) = [e for e in events("gift.delivery_requested") if e["phone"] == phone]
+        assert text["language"] == language
+        code_subject = code_mail.subject.replace(code_in(code_mail.subject), "<code>")
+        said[language] = (gift_mail.subject, code_subject, text["text"].replace(gift["claim_url"], "<link>"))
+    for vi, en in zip(said["vi"], said["en"], strict=True):
+        assert vi != en and "gift" not in vi.lower(), (vi, en)
+
+
+def test_a_members_sent_and_received_gifts(api, brand, offer, issue, member):
+    receiver = api.post("/members", {"external_id": "m-2", "email": "lan@example.com"}).get_json()
+    (voucher,) = issue(offer["id"], member_external_id="m-1")
+    gift = send(api, voucher_code=voucher["code"], recipient={"email": "lan@example.com"})
+    assert gift["sender"]["member_external_id"] == "m-1"  # the voucher's owner, unnamed in the body
+    claim_with_mailed_code(brand.id, gift["id"], "lan@example.com")
+    other = send(api, offer_id=offer["id"], recipient={"name": "B"})
+
+    fresh()
+    sent_by_1, received_by_1 = gifts_of_member(brand.id, member["id"])
+    sent_by_2, received_by_2 = gifts_of_member(brand.id, receiver["id"])
+    assert ([g.id for g in sent_by_1], received_by_1) == ([gift["id"]], [])
+    assert (sent_by_2, [g.id for g in received_by_2]) == ([], [gift["id"]])
+    listed = api.get("/gifts?member_external_id=m-2").get_json()["gifts"]
+    assert [g["id"] for g in listed] == [gift["id"]] and other["id"] != gift["id"]
+    missing = api.get("/gifts?member_external_id=nobody")
+    assert missing.status_code == 404 and error_code(missing) == "not_found"
