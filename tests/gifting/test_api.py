@@ -421,7 +421,8 @@ def test_only_a_members_own_voucher_is_given_and_as_it_is(api, offer, gift_card,
     body = {"voucher_code": card["code"], "recipient": {"name": "B"}}
     assert invalid_fields(send(api, amount=1000, **body))  # a member gives it whole
     gift = sent(api, **body)  # no sender named: the voucher's owner sends it, under their name
-    assert gift["sender"] == {"member_external_id": "m-1", "name": "An"}
+    # The mail then says "An sent you a gift", not the brand's name.
+    assert gift["sender"] == {"member_external_id": "m-1", "name": "An"}, "sender_name: the owner's name"
     assert gift["value"] == 500_000
 
 
