@@ -27,13 +27,14 @@ DEMO_LIXI_ROW = "demo-lixi-tet"  # the row_id that makes the demo's lì xì once
 def seed_gifts(demo: Demo) -> None:
     assert demo.brand is not None
     brand = demo.brand
+    offer = db.session.execute(
+        select(Offer).where(Offer.brand_id == brand.id, Offer.name == DEMO_GIFT_CARD["name"])
+    ).scalar() or create_offer(brand.id, DEMO_GIFT_CARD)
+    demo.facts["gift_card_offer_id"] = offer.id
     gift = db.session.execute(
         select(Gift).where(Gift.brand_id == brand.id, Gift.row_id == DEMO_LIXI_ROW)
     ).scalar()
     if gift is None:
-        offer = db.session.execute(
-            select(Offer).where(Offer.brand_id == brand.id, Offer.name == DEMO_GIFT_CARD["name"])
-        ).scalar() or create_offer(brand.id, DEMO_GIFT_CARD)
         request = GiftRequest(
             offer_id=offer.id,
             sender_name=brand.name,

@@ -156,7 +156,8 @@ def test_seed_demo_prints_its_parts_in_the_order_it_always_has(app, tmp_path):
     demo = _seed(app, tmp_path / "key")
     assert list(demo) == [
         *("brand_id", "brand_slug", "api_key", "api_key_file", "merchant_id", "offer_id", "lixi_offer_id"),
-        *("member_external_ids", "staff_login", "admin_login", "voucher_code", "campaign_id", "urls"),
+        *("member_external_ids", "staff_login", "admin_login", "voucher_code", "campaign_id"),
+        *("gift_card_offer_id", "urls"),
     ]
     assert list(demo["urls"]) == ["voucher", "play", "me", "gift", "openapi", "merchant", "dashboard"]
 
