@@ -111,7 +111,7 @@ def test_the_envelope_opens_on_the_card_and_the_message_in_the_gifts_language(cl
     assert status(api, gift) == "sent"
     html = page(client, gift, headers={"Accept-Language": "en"})  # the gift's language wins
     assert 'lang="vi"' in html and "Quà tặng từ Minh" in html and "Gửi Lan" in html
-    assert '<details class="gift-envelope" data-gift-envelope >' in html  # closed until tapped
+    assert '<details class="gift-envelope is-sealed" data-gift-envelope >' in html  # closed until tapped
     assert "Mở bao lì xì" in html and "/static/gifting/cards/tet.svg" in html
     assert "Chúc mừng năm mới!\nAn khang thịnh vượng" in html
     assert "500.000\xa0₫" in html and "Nhận quà trước" in html
