@@ -18,8 +18,12 @@ from gifting.models import Gift
 from gifting.service import get_gift, gift_token
 from lixi.extensions import db
 from lixi.models import MailMessage
-from tests.vouchers.merchant_helpers import form_token
+from tests.browser import assert_accessible, chromium, log_in_with_form, watch
+from tests.live import running_lixi
+from tests.vouchers.merchant_helpers import PASSWORD, form_token
 from vouchers.models import Voucher
+
+PHONE = {"width": 390, "height": 844}
 
 
 def fresh() -> None:
@@ -254,3 +258,49 @@ def test_forged_links_and_missing_csrf_are_refused(client, wallet_of):
     )
     assert no_csrf.status_code == 400
     assert held_by(code) is None
+
+
+# --- in a browser: the wallet's "Tặng bạn" on a phone, then the gift in the dashboard ----------
+
+
+@pytest.mark.slow
+@pytest.mark.live
+def test_a_member_gives_a_voucher_from_the_wallet_on_a_phone(tmp_path, redis_url, migrated):
+    admin = {"email": "gifts@live.vn", "password": PASSWORD, "role": "brand_admin", "merchant_ids": []}
+    with running_lixi(tmp_path, redis_url) as live:
+        assert live.post("/staff", admin).status_code == 201
+        assert live.post("/members", {"external_id": "w-1", "name": "Mai"}).status_code == 201
+        offer = live.post("/offers", {"name": "Trà sữa", "kind": "fixed_amount", "value": 45000}).json()
+        live.post("/vouchers", {"offer_id": offer["id"], "member_external_id": "w-1"})
+        wallet = live.post("/members/w-1/links", {}).json()["wallet_url"]
+        with chromium() as browser, browser.new_context(viewport=PHONE, locale="vi-VN") as context:
+            page = context.new_page()
+            watched = watch(page)
+            page.goto(wallet)
+            page.get_by_role("link", name="Tặng bạn").click()
+            page.wait_for_url("**/me/gifts/new?**")
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+            assert_accessible(page, "the gift form")
+            page.fill("#recipient_name", "Lan")
+            page.fill("#recipient_email", "lan@example.com")
+            page.fill("#message", "Chúc mừng sinh nhật!")
+            page.locator("label.design-choice", has_text="Sinh nhật").click()
+            page.get_by_role("button", name="Gửi quà").click()
+            page.wait_for_url(re.compile(r".*/me/gifts/\d+\?.*"))
+            assert "/g/" in page.locator("[data-testid=claim-url]").input_value()
+            page.get_by_role("button", name="Chép liên kết").wait_for()  # shown by the script
+            assert_accessible(page, "the sent gift")
+            page.goto(wallet)
+            assert page.locator("[data-testid=held]").inner_text() == "Đã gửi tặng"
+            assert page.get_by_role("link", name="Tặng bạn").count() == 0
+
+            page.goto(f"{live.server.url}/dashboard/login")
+            log_in_with_form(page, live.brand_slug, admin["email"], PASSWORD, "Đăng nhập", "**/dashboard")
+            page.goto(f"{live.server.url}/dashboard/gifts")
+            assert page.locator("[data-testid=step-sent]").inner_text() == "1"
+            page.wait_for_function("() => window.Chart && Chart.getChart('chart-gift-funnel')")
+            assert_accessible(page, "the dashboard's gifts")
+            page.locator("[data-testid=gifts] a").first.click()
+            assert page.locator("[data-testid=recipient-email]").inner_text() == "lan@example.com"
+            assert_accessible(page, "a gift in the dashboard")
+            watched.check()
