@@ -6,6 +6,7 @@ from flask import Flask
 
 from dashboard.campaign_views import bp as campaign_pages
 from dashboard.catalog_views import bp as catalog_pages
+from dashboard.gift_bulk_views import bp as gift_batch_pages
 from dashboard.gift_views import bp as gift_pages
 from dashboard.loyalty_views import bp as loyalty_pages
 from dashboard.mail_views import bp as mail_pages
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
         mail_pages,
         loyalty_pages,
         gift_pages,
+        gift_batch_pages,
     )
     for blueprint in pages:
         app.register_blueprint(blueprint)

@@ -1,0 +1,129 @@
+"""The dashboard's gifts from a file: upload → the dry run → send → progress → results CSV, a file the
+pages refuse, CSRF, and another brand's batch (404)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from sqlalchemy import func, select
+
+from gifting.models import Gift
+from lixi.extensions import db
+from lixi.jobs import work
+from lixi.models import AuditEvent
+from tests.vouchers.merchant_helpers import PASSWORD, logged_in, page_token
+
+ADMIN = "admin@brand-a.vn"
+
+
+def make_admin(brand_id: int, email: str = ADMIN) -> None:
+    from lixi.staff import create_staff
+
+    create_staff(brand_id, email, PASSWORD, "brand_admin", "Admin", [])
+
+
+def upload(client, token: str, data: bytes, **fields: str):
+    form = {"csrf_token": token, "design": "tet", "sender_name": "Công ty ABC", "claim_days": "30", **fields}
+    form["file"] = (io.BytesIO(data), "nhan-vien.csv")
+    return client.post("/dashboard/gifts/batches", data=form, content_type="multipart/form-data")
+
+
+def test_upload_check_send_follow_the_progress_and_download_the_results(app, brand, make_offer):
+    offer = make_offer()
+    card = make_offer(name="Thẻ quà", kind="gift_card", value=500_000)
+    make_admin(brand.id)
+    client = logged_in(app, "dashboard", ADMIN)
+    page = client.get("/dashboard/gifts/batches")
+    assert page.status_code == 200 and "Thẻ quà" in page.get_data(as_text=True)  # the gift-card choice
+    token = page_token(page.get_data(as_text=True))
+    data = (
+        "row_id,name,email,phone,offer_id,amount,message,send_at\n"
+        f"NV1,An,an@example.com,,{offer['id']},,Chúc mừng năm mới,\n"
+        "NV2,Bình,,0912345678,,200000,,\n"
+        f"NV3,Chi,not-an-email,,{offer['id']},,,\n"
+    ).encode()
+    checked = upload(client, token, data, gift_card_offer_id=str(card["id"]))
+    assert checked.status_code == 302
+    batch_page = checked.headers["Location"]
+    batch_id = int(batch_page.rsplit("/", 1)[1])
+
+    dry_run = client.get(batch_page).get_data(as_text=True)
+    assert 'data-testid="rows-ok">2<' in dry_run and 'data-testid="rows-bad">1<' in dry_run
+    assert re.search(r'data-line="4">.*?Not a valid email address', dry_run, re.S)
+    assert "250.000" in dry_run  # the total value, 50,000 + 200,000 ₫
+    assert 'data-testid="send"' in dry_run
+    assert db.session.scalar(select(func.count()).select_from(Gift)) == 0  # a dry run sends nothing
+
+    send_url = f"{batch_page}/send"
+    assert client.post(send_url, data={}).status_code == 400  # no CSRF token: refused
+    sent = client.post(send_url, data={"csrf_token": token})
+    assert sent.status_code == 302 and sent.headers["Location"] == batch_page
+    assert client.post(send_url, data={"csrf_token": token}).status_code == 302  # a double click
+    queued = client.get(batch_page).get_data(as_text=True)
+    assert '<progress id="gift-batch-progress" max="2" value="0"' in queued
+    assert 'data-testid="refresh"' in queued and "js/gift_batch.js" in queued
+    assert client.get(f"{batch_page}/progress.json").get_json()["status"] == "queued"
+
+    work(app, burst=True, in_process=True)
+    db.session.rollback()  # the test's long-lived session drops its read snapshot
+    progress = client.get(f"{batch_page}/progress.json").get_json()
+    expected = {"status": "done", "done": 2, "total": 2, "sent": 2, "skipped": 0, "bad": 1, "error": None}
+    assert progress == expected
+    done = client.get(batch_page).get_data(as_text=True)
+    assert '<progress id="gift-batch-progress" max="2" value="2"' in done
+    assert 'id="gift-batch-csv" hidden' not in done
+    results = client.get(f"{batch_page}/results.csv")
+    disposition = results.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="lixi-gifts-{batch_id}-results.csv"'
+    rows = list(csv.DictReader(io.StringIO(results.get_data(as_text=True))))
+    assert [(r["row_id"], r["status"]) for r in rows] == [("NV1", "sent"), ("NV2", "sent"), ("NV3", "bad")]
+    assert rows[0]["claim_url"].startswith("http") and "/g/" in rows[0]["claim_url"]
+    assert rows[2]["claim_url"] == ""
+    assert db.session.scalar(select(func.count()).select_from(Gift)) == 2  # sent once, though clicked twice
+    actors = db.session.execute(
+        select(AuditEvent.action, AuditEvent.actor).where(AuditEvent.action.like("gift_batch.%"))
+    ).all()
+    assert {action for action, _ in actors} == {"gift_batch.checked", "gift_batch.started", "gift_batch.sent"}
+    assert {actor for _, actor in actors} == {actors[0].actor} and actors[0].actor.startswith("staff:")
+
+    # The same file again: every row already sent or bad, nothing to send.
+    again = upload(client, token, data, gift_card_offer_id=str(card["id"]))
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="rows-skipped">2<' in page and 'data-testid="send"' not in page
+    listing = client.get("/dashboard/gifts/batches").get_data(as_text=True)
+    assert listing.count("nhan-vien.csv") == 2
+
+
+def test_a_file_the_page_refuses_is_shown_with_its_reason(app, brand, offer):
+    make_admin(brand.id)
+    client = logged_in(app, "dashboard", ADMIN)
+    token = page_token(client.get("/dashboard/gifts/batches").get_data(as_text=True))
+    refused = upload(client, token, b"row_id,name,emial,offer_id\nA1,An,a@example.com,1\n")
+    assert refused.status_code == 422 and "Unknown columns: emial" in refused.get_data(as_text=True)
+    no_file = client.post("/dashboard/gifts/batches", data={"csrf_token": token, "design": "tet"})
+    assert no_file.status_code == 422
+    sample = client.get("/dashboard/gifts/batches/sample.csv").get_data(as_text=True)
+    assert sample.startswith("row_id,name,email,phone,offer_id,amount,message,send_at\r\n")
+    assert upload(client, token, sample.encode()).status_code == 302  # the sample file itself is readable
+
+
+def test_an_admin_gets_404_for_another_brands_batch(app, brand, make_brand, offer):
+    from gifting.bulk import check_batch
+
+    data = f"row_id,email,offer_id\nB1,b1@example.com,{offer['id']}\n".encode()
+    theirs = check_batch(brand.id, "theirs.csv", data, None, "plain", None, 30)
+    other = make_brand("Brand B")
+    make_admin(other.id, "admin@brand-b.vn")
+    client = logged_in(app, "dashboard", "admin@brand-b.vn")
+    token = page_token(client.get("/dashboard/gifts/batches").get_data(as_text=True))
+    base = f"/dashboard/gifts/batches/{theirs.id}"
+    for path in (base, f"{base}/progress.json", f"{base}/results.csv"):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"{base}/send", data={"csrf_token": token}).status_code == 404
+    assert "theirs.csv" not in client.get("/dashboard/gifts/batches").get_data(as_text=True)
+    db.session.rollback()
+    from gifting.bulk import get_batch
+
+    assert get_batch(brand.id, theirs.id).status == "checked"  # nothing started by the other brand
