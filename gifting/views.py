@@ -4,6 +4,7 @@ claimed it; a lì xì gift's board of envelopes. Thin views over gifting.claims.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from lixi.security import cookies_secure
 from lixi.signing import BadData, sign, unsign
 from lixi.timeutil import utcnow
 from vouchers.models import Voucher
-from vouchers.schemas import voucher_url
+from vouchers.schemas import base_url, voucher_url
 from vouchers.service import voucher_token
 
 bp = Blueprint("gifting_pages", __name__)
@@ -53,6 +54,10 @@ REFUSALS = {
 }
 BAD_CONTACT = _l("Enter a valid email address or phone number.")
 
+# A link shared in a chat is fetched by the app's preview robot too (for the card's picture): that
+# is not the recipient opening the gift, so a robot sees the page without marking it opened.
+PREVIEW_ROBOTS = re.compile(r"bot\b|bot/|crawler|spider|facebookexternalhit|whatsapp|preview", re.IGNORECASE)
+
 # The one limit per client of the page's two POSTs (sending a code, claiming): guessing codes
 # across gifts is slow, whatever the per-gift limits of the service.
 claims_per_client = shared_limit_from("GIFT_CLAIM_LIMIT", "gift-claims", client_ip, methods=["POST"])
@@ -76,7 +81,8 @@ class Step:
 @bp.get("/g/<token>")
 def claim_page(token: str) -> Response:
     """The gift as its recipient sees it (opening it the first time marks it opened)."""
-    gift = claims.open_gift(token)
+    robot = PREVIEW_ROBOTS.search(request.user_agent.string or "")
+    gift = _gift(token) if robot else claims.open_gift(token)
     return _page(gift, token, Step())
 
 
@@ -276,6 +282,7 @@ def _page(gift: Gift, token: str, step: Step, status: int = 200) -> Response:
             luckiest=_luckiest(envelopes),
             code_minutes=current_app.config["GIFT_CODE_MINUTES"],
             card_url=url_for("static", filename=f"gifting/cards/{gift.design}.svg"),
+            share_image=base_url() + url_for("static", filename=f"gifting/cards/{gift.design}.png"),
         )
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"  # the page may hold the claimer's voucher

@@ -333,7 +333,7 @@ def test_the_gift_and_code_mails_carry_the_card_the_link_and_the_code(app, clien
     app.config["PUBLIC_BASE_URL"] = "https://lixi.example.vn"
     gift = tet_gift()
     (mail,) = mails_to("lan@example.vn")
-    assert 'src="https://lixi.example.vn/static/gifting/cards/tet.svg"' in mail.html_body
+    assert 'src="https://lixi.example.vn/static/gifting/cards/tet.png"' in mail.html_body  # not SVG
     assert f'href="{gift["claim_url"]}"' in mail.html_body and gift["claim_url"] in mail.text_body
     assert "Chào Lan," in mail.text_body and "Chúc mừng năm mới!" in mail.text_body
     assert "500.000\xa0₫" in mail.text_body and "Mở quà" in mail.html_body
@@ -375,3 +375,30 @@ def test_the_claim_deadline_is_shown_in_the_brands_time(client, clock, tet_gift)
     html = page(client, gift)
     deadline = clock.now + timedelta(days=30)
     assert str(deadline.year) in html.split('data-testid="claim-by"')[1][:80]
+
+
+def test_a_chat_apps_link_preview_shows_the_card_without_opening_the_gift(client, api, tet_gift):
+    gift = tet_gift()
+    robot = client.get(path(gift), headers={"User-Agent": "facebookexternalhit/1.1"})
+    html = text(robot)
+    assert robot.status_code == 200 and 'property="og:title" content="Quà tặng từ Minh"' in html
+    image = re.search(r'property="og:image" content="([^"]+)"', html).group(1)
+    assert image.startswith("http") and image.endswith("/static/gifting/cards/tet.png")
+    assert "Chúc mừng năm mới" not in html.split("</head>")[0]  # the message is not in the preview
+    assert status(api, gift) == "sent"  # a robot is not the recipient
+    picture = client.get(urlsplit(image).path)
+    assert picture.status_code == 200 and picture.mimetype == "image/png"
+    picture.close()
+    page(client, gift, headers={"User-Agent": "Mozilla/5.0 (iPhone) Zalo iOS"})
+    assert status(api, gift) == "opened"
+
+
+@pytest.mark.parametrize("design", ["tet", "birthday", "thanks", "plain"])
+def test_every_design_has_its_card_as_svg_for_pages_and_png_for_mail(client, design):
+    svg = client.get(f"/static/gifting/cards/{design}.svg")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    assert b"http" not in svg.data.replace(b"http://www.w3.org/2000/svg", b"")  # no remote asset
+    png = client.get(f"/static/gifting/cards/{design}.png")
+    assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
+    svg.close()
+    png.close()
