@@ -126,3 +126,20 @@ def test_a_recipient_opens_the_envelope_and_claims_with_the_code_from_the_mail(
     db.session.commit()  # end the test's snapshot: the server's threads claimed it
     db.session.expire_all()
     assert api.get(f"/gifts/{gift['id']}").get_json()["status"] == "claimed"
+
+
+def test_without_javascript_the_envelope_opens_and_the_gift_is_claimed(app, served, api, gift_offer):
+    body = {"offer_id": gift_offer["id"], "recipient": {"name": "Lan"}, "design": "birthday"}
+    gift = api.post("/gifts", body).get_json()  # no address: the link is the delivery
+    with chromium() as browser, browser.new_context(viewport=PHONE, java_script_enabled=False) as context:
+        page = context.new_page()
+        watched = watch(page)
+        page.goto(gift["claim_url"] + "?lang=en")
+        assert page.locator("h1").inner_text() == "A gift from Cà Phê Sữa Đá"
+        page.get_by_text("Open the envelope").click()  # a <details>: no script needed
+        page.locator(".gift-card").wait_for(state="visible")
+        page.get_by_role("button", name="Claim my gift").click()
+        page.locator("[data-testid=voucher-qr]").wait_for()
+        assert page.locator("[data-testid=claimed] h2").inner_text() == "The gift is yours!"
+        assert page.locator("[data-testid=voucher-qr]").evaluate("img => img.naturalWidth") > 0
+        watched.check()
