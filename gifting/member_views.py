@@ -17,10 +17,11 @@ from werkzeug.routing import BuildError
 
 from gifting import lunar, reports
 from gifting.errors import GiftError, GiftErrorCode
-from gifting.models import Design, Gift, GiftStatus
+from gifting.models import CLAIMABLE_STATUSES, OPEN_STATUSES, Design, Gift, GiftStatus
 from gifting.service import (
     GiftRequest,
     LunarDay,
+    cancel_gift,
     claim_url,
     create_gift,
     get_gift,
@@ -92,18 +93,26 @@ def _no_store(html: str, status: int = 200) -> Response:
 class GiftLine:
     gift: Gift
     words: str  # its state as the member reads it
+    value: int  # what it is worth to this member (a lì xì's receiver: their envelope)
     claim_url: str | None  # the sender's to share again, while the gift can still be claimed
 
 
-def _lines(gifts: list[Gift], with_links: bool) -> list[GiftLine]:
-    return [
-        GiftLine(
-            gift,
-            str(STATUS_WORDS[GiftStatus(gift.status)]),
-            claim_url(gift) if with_links and gift.status in (GiftStatus.SENT, GiftStatus.OPENED) else None,
-        )
-        for gift in gifts
-    ]
+def _sent_line(gift: Gift) -> GiftLine:
+    words = str(STATUS_WORDS[GiftStatus(gift.status)])
+    if gift.is_split:
+        opened = sum(1 for envelope in gift.envelopes if envelope.claimed_at is not None)
+        words += " · " + _("%(opened)s of %(count)s envelopes opened", opened=opened, count=gift.split_count)
+    url = claim_url(gift) if gift.status in CLAIMABLE_STATUSES else None
+    return GiftLine(gift, words, gift.value, url)
+
+
+def _received_line(gift: Gift, member_id: int) -> GiftLine:
+    """A gift the member claimed (or an envelope of a lì xì they opened): in their wallet now."""
+    if gift.is_split:
+        mine = [envelope for envelope in gift.envelopes if envelope.claimer_member_id == member_id]
+        amount = sum(envelope.amount for envelope in mine)
+        return GiftLine(gift, _("You opened an envelope: it is in your wallet"), amount, None)
+    return GiftLine(gift, _("Claimed: it is in your wallet"), gift.value, None)
 
 
 @bp.get("/me/gifts")
@@ -117,8 +126,8 @@ def my_gifts() -> Response:
         brand=link.brand,
         token=token,
         home_url=_home_url(token),
-        sent=_lines(sent, with_links=True),
-        received=_lines(received, with_links=False),
+        sent=[_sent_line(gift) for gift in sent],
+        received=[_received_line(gift, link.member.id) for gift in received],
     )
     return _no_store(html)
 
@@ -131,14 +140,39 @@ def my_gift(gift_id: int) -> Response:
     gift = get_gift(link.brand_id, gift_id)
     if gift.sender_member_id != link.member.id:
         abort(404)
-    html = render_template(
+    return _no_store(_gift_page(link, token, gift))
+
+
+def _gift_page(link: MemberLink, token: str | None, gift: Gift, **context: Any) -> str:
+    return render_template(
         "gifting/member_gift.html",
         brand=link.brand,
         token=token,
         home_url=_home_url(token),
-        line=_lines([gift], with_links=True)[0],
+        line=_sent_line(gift),
+        can_take_back=gift.status in OPEN_STATUSES,
+        **{"errors": {}, "refusal": None, **context},
     )
-    return _no_store(html)
+
+
+@bp.post("/me/gifts/<int:gift_id>/cancel")
+def take_back(gift_id: int) -> Response:
+    """The sender takes an unclaimed gift back (confirmed): the voucher returns to their wallet
+    under a new code, and the claim link stops working."""
+    token = request.form.get("t")
+    link = _open(token)
+    gift = get_gift(link.brand_id, gift_id)
+    if gift.sender_member_id != link.member.id:
+        abort(404)
+    if request.form.get("confirm") != "yes":
+        errors = {"confirm": [_("Tick the box to confirm.")]}
+        return _no_store(_gift_page(link, token, gift, errors=errors), 422)
+    try:
+        cancel_gift(link.brand_id, gift.id)
+    except GiftError as error:
+        refusal = str(REFUSALS.get(error.code, error.message))
+        return _no_store(_gift_page(link, token, get_gift(link.brand_id, gift_id), refusal=refusal), 409)
+    return redirect(url_for(".my_gift", gift_id=gift.id, t=token), code=303)
 
 
 # --- "Tặng bạn" --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from gifting.lunar import solar_date
 from gifting.models import Gift
 from gifting.service import get_gift, gift_token
 from lixi.extensions import db
-from lixi.models import MailMessage
+from lixi.models import AuditEvent, MailMessage
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch
 from tests.live import running_lixi
 from tests.vouchers.merchant_helpers import PASSWORD, form_token
@@ -164,6 +164,74 @@ def test_the_member_sees_gifts_sent_and_received_in_words(client, wallet_of, bra
     assert f'data-gift="{gift_id}" data-status="claimed"' in sender_view and "Claimed" in sender_view
     # The gift's page is the sender's: the recipient (or anyone else) gets a 404.
     assert page(client, f"/me/gifts/{gift_id}", t=b_token)[0].status_code == 404
+
+
+def test_the_sender_takes_an_unclaimed_gift_back_into_the_wallet(client, wallet_of, brand):
+    token, code = wallet_of("m-1")
+    other_token, _ = wallet_of("m-2")
+    sent = send_from_form(client, token, code, recipient_email="lan@example.com")
+    gift_id = int(re.search(r"/me/gifts/(\d+)", sent.location).group(1))
+    _, gift_page = page(client, f"/me/gifts/{gift_id}", t=token)
+    csrf = form_token(gift_page)
+    unconfirmed = client.post(f"/me/gifts/{gift_id}/cancel", data={"t": token, "csrf_token": csrf})
+    assert unconfirmed.status_code == 422
+    assert (
+        client.post(
+            f"/me/gifts/{gift_id}/cancel", data={"t": other_token, "csrf_token": csrf, "confirm": "yes"}
+        ).status_code
+        == 404
+    )  # only the sender
+    fresh()
+    assert get_gift(brand.id, gift_id).status == "sent"
+
+    done = client.post(f"/me/gifts/{gift_id}/cancel", data={"t": token, "csrf_token": csrf, "confirm": "yes"})
+    assert done.status_code == 303
+    fresh()
+    gift = get_gift(brand.id, gift_id)
+    voucher = db.session.get(Voucher, gift.voucher_id)
+    assert gift.status == "cancelled" and voucher.held_by is None and voucher.code != code
+    actors = db.session.execute(
+        select(AuditEvent.actor).where(
+            AuditEvent.action == "gift.cancelled", AuditEvent.subject_id == str(gift_id)
+        )
+    ).scalars()
+    assert list(actors) == [f"member:{gift.sender_member_id}"]
+    _, wallet = page(client, "/wallet", t=token)
+    assert voucher.code in wallet and 'data-testid="held"' not in wallet
+    _, closed = page(client, f"/me/gifts/{gift_id}", t=token, lang="en")
+    assert "You took this gift back" in closed and 'data-testid="take-back"' not in closed
+    again = client.post(
+        f"/me/gifts/{gift_id}/cancel",
+        data={"t": token, "csrf_token": csrf, "confirm": "yes"},
+        query_string={"lang": "en"},
+    )
+    assert again.status_code == 409 and "no longer open" in again.get_data(as_text=True)
+
+
+def test_an_envelope_of_a_lixi_shows_as_received_with_its_amount(client, wallet_of, api, make_offer, brand):
+    token, _ = wallet_of("m-1", email="an@example.com")
+    card = make_offer(name="Lì xì", kind="gift_card", value=100_000)
+    body = {"offer_id": card["id"], "amount": 60_000, "split": {"count": 2, "total": 60_000}, "recipient": {}}
+    made = api.post("/gifts", body)
+    assert made.status_code == 201, made.get_json()
+    gift = claims.open_gift(gift_token(made.get_json()["id"]))
+    claims.request_claim_code(gift, "an@example.com")
+    fresh()
+    mail = (
+        db.session.execute(
+            select(MailMessage)
+            .where(MailMessage.to_address == "an@example.com")
+            .order_by(MailMessage.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    code = re.search(r"(?<!\d)\d{6}(?!\d)", mail.text_body).group(0)
+    envelope = claims.claim_envelope(get_gift(brand.id, gift.id), "an@example.com", code, "An")
+    _, html = page(client, "/me/gifts", t=token, lang="en")
+    received = html.split('data-testid="gifts-received"')[1]
+    assert f'data-gift="{gift.id}"' in received and "You opened an envelope" in received
+    assert f"{envelope.amount:,}" in received.replace(".", ",")
 
 
 def test_a_lunar_date_schedules_the_gift_for_mung_1_tet(client, wallet_of, brand, clock):
