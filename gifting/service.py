@@ -145,8 +145,9 @@ def insert_gift(brand: Brand, request: GiftRequest) -> Gift:
             raise GiftError(
                 GiftErrorCode.NOT_TRANSFERABLE, "This voucher is in another gift, or no longer unused."
             )
-        if gift.sender_member_id is None:
+        if sender is None:  # the voucher's owner gives it
             gift.sender_member_id = voucher.member_id
+            gift.sender_name = gift.sender_name or (voucher.member.name if voucher.member else None)
     else:
         offer = _giftable_offer(brand.id, request)
         balance = request.split_total if request.split_count else request.amount
