@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from dashboard.access import admin_blueprint, current_brand
+from dashboard.access import admin_blueprint, current_brand, local_day_bounds
 from dashboard.audit_details import describe
 from dashboard.forms import field_errors, text
 from gifting import reports
@@ -48,10 +48,14 @@ def gifts_page() -> str:
         status = None
     query = (request.args.get("q") or "").strip()[:200]
     found = reports.search_gifts(g.brand_id, status, query, parse_id(request.args.get("before")))
-    funnel = reports.gift_funnel(g.brand_id)
+    brand = current_brand()
+    since_day = request.args.get("since") or ""
+    since, _until = local_day_bounds(since_day, None, brand.timezone)
+    funnel = reports.gift_funnel(g.brand_id, since)
     return render_template(
         "dashboard/gifts.html",
-        brand=current_brand(),
+        brand=brand,
+        since=since_day if since else "",
         page=found,
         funnel=funnel,
         status=status,

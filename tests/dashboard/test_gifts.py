@@ -184,6 +184,12 @@ def test_the_list_shows_states_filters_by_status_and_searches_by_recipient(admin
     assert _cell(html, "step-sent") == "6" and _cell(html, "step-used") == "1"
     assert _cell(html, "status-returned") == "1" and _cell(html, "status-total") == "7"
     assert 'id="chart-gift-funnel"' in html  # the chart, beside the table that says the same
+    # The funnel of gifts made from a day on (the brand's local day): none after they were made.
+    later = client.get("/dashboard/gifts?since=2030-01-02").get_data(as_text=True)
+    assert _cell(later, "step-sent") == "0" and _cell(later, "status-total") == "0"
+    assert (
+        _cell(client.get("/dashboard/gifts?since=2029-12-31").get_data(as_text=True), "status-total") == "7"
+    )
 
     claimed = client.get("/dashboard/gifts?status=claimed").get_data(as_text=True)
     assert f'data-gift="{known_states["claimed"]}"' in claimed
