@@ -19,6 +19,7 @@ from gifting import lunar, reports
 from gifting.errors import GiftError, GiftErrorCode
 from gifting.models import CLAIMABLE_STATUSES, OPEN_STATUSES, Design, Gift, GiftStatus
 from gifting.service import (
+    FURTHEST_SCHEDULE,
     GiftRequest,
     LunarDay,
     cancel_gift,
@@ -211,12 +212,13 @@ def _field(name: str) -> str:
     return (request.form.get(name) or "").strip()
 
 
-def _whole(name: str) -> int | None:
+def _whole(name: str, field: str | None = None) -> int | None:
+    """A whole number typed in `name` (None when empty); refused beside `field` (default: itself)."""
     raw = _field(name)
     if not raw:
         return None
     if not raw.isdigit():
-        raise FormRefused({name: [_("Enter a whole number.")]})
+        raise FormRefused({field or name: [_("Enter a whole number.")]})
     return int(raw)
 
 
@@ -232,22 +234,28 @@ def _send_at(tz_name: str) -> datetime | None:
         except ValueError:
             raise FormRefused({"send_at": [_("Enter a date and time.")]}) from None
     elif when == "lunar":
-        year, month, day = _whole("lunar_year"), _whole("lunar_month"), _whole("lunar_day")
+        year, month, day = (_whole(name, "lunar") for name in ("lunar_year", "lunar_month", "lunar_day"))
         if year is None or month is None or day is None:
             raise FormRefused({"lunar": [_("Enter the lunar year, month and day.")]})
+        leap = bool(request.form.get("lunar_leap"))
         try:
             at = time.fromisoformat(_field("lunar_time") or LUNAR_TIME_DEFAULT)
         except ValueError:
             raise FormRefused({"lunar": [_("Enter a time such as 08:00.")]}) from None
-        lunar_day = LunarDay(year, month, day, bool(request.form.get("lunar_leap")), at)
+        try:
+            lunar.solar_date(year, month, day, leap)
+        except ValueError:
+            raise FormRefused({"lunar": [_("The lunar calendar has no such day.")]}) from None
+        lunar_day = LunarDay(year, month, day, leap, at)
     else:
         return None
     try:
         instant = schedule_time(tz_name, local, lunar_day, utcnow())
-    except InvalidRequest as error:
-        if lunar_day is not None and not error.details.get("fields", {}).get("send_at"):
-            raise FormRefused({"lunar": [_("The lunar calendar has no such day.")]}) from None
-        raise FormRefused({field: [_("A gift can be scheduled up to 400 days ahead.")]}) from None
+    except InvalidRequest:  # the one refusal left: too far ahead
+        days = FURTHEST_SCHEDULE.days
+        raise FormRefused(
+            {field: [_("A gift can be scheduled up to %(days)s days ahead.", days=days)]}
+        ) from None
     if instant is None:  # a moment already past: the service would send at once
         raise FormRefused({field: [_("Choose a moment in the future.")]})
     return instant

@@ -277,6 +277,8 @@ def test_a_lunar_date_schedules_the_gift_for_mung_1_tet(client, wallet_of, brand
             "The lunar calendar has no such day.",
         ),
         ({"claim_days": "0"}, "claim_days", "Between 1 and 365 days."),
+        ({"when": "lunar", "lunar_year": "2032", "lunar_month": "1", "lunar_day": "1"}, "lunar", "400 days"),
+        ({"when": "lunar", "lunar_year": "năm Tuất", "lunar_month": "1", "lunar_day": "1"}, "lunar", None),
     ],
 )
 def test_a_refused_form_says_why_beside_the_field_and_sends_nothing(
