@@ -67,7 +67,7 @@ def gifts_page() -> str:
 
 
 def _gift_page(gift: Gift, errors: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
-    trail = reports.gift_trail(g.brand_id, gift.id)
+    trail = reports.gift_trail(gift)
     html = render_template(
         "dashboard/gift.html",
         brand=current_brand(),

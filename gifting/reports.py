@@ -219,15 +219,17 @@ def gift_deliveries(gift_id: int) -> list[DeliveryRow]:
     return [DeliveryRow(delivery, mail_status) for delivery, mail_status in rows]
 
 
-def gift_trail(brand_id: int, gift_id: int) -> list[AuditEvent]:
-    """The gift's audit rows (made, sent, opened, resent, claimed, cancelled…), oldest first."""
+def gift_trail(gift: Gift) -> list[AuditEvent]:
+    """The gift's audit rows (made, sent, opened, resent, claimed, cancelled…), oldest first. None
+    is older than the gift, so the brand's (brand_id, created_at) index bounds the scan."""
     return list(
         db.session.execute(
             select(AuditEvent)
             .where(
-                AuditEvent.brand_id == brand_id,
+                AuditEvent.brand_id == gift.brand_id,
+                AuditEvent.created_at >= gift.created_at,
                 AuditEvent.subject_type == "gift",
-                AuditEvent.subject_id == str(gift_id),
+                AuditEvent.subject_id == str(gift.id),
             )
             .order_by(AuditEvent.id)
             .limit(TRAIL_SIZE)
