@@ -10,6 +10,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import select
 
+from gifting.expiry import run_gift_sweep
 from lixi import jobs
 from lixi.audit import list_audit_events
 from lixi.extensions import db
@@ -218,6 +219,7 @@ def _bad_bodies(offer_id: int, card_id: int) -> list[tuple[dict, tuple[str, ...]
         ({**ok, "offer_id": card_id, "split": {"count": 10, "total": 9_000}}, ()),  # below 10 × 1,000
         ({**ok, "offer_id": card_id, "split": {"count": 1}}, ()),
         ({**ok, "offer_id": card_id, "amount": -5}, ("amount",)),
+        ({**ok, "offer_id": card_id, "amount": 50_000, "split": {"count": 2, "total": 20_000}}, ()),  # which?
         ({**ok, "brand_id": 2}, ("brand_id",)),
     ]
 
@@ -476,3 +478,22 @@ def test_a_repeated_cancel_with_its_key_replays_the_answer(api, offer):
     assert first.status_code == again.status_code == 200 and first.get_json() == again.get_json()
     fresh_key = api.post(f"/gifts/{gift['id']}/cancel", {}, headers={"Idempotency-Key": "c-2"})
     assert fresh_key.status_code == 409
+
+
+@pytest.mark.parametrize("source", ["offer", "member"])
+def test_a_gift_is_never_sent_after_its_voucher_expires(api, make_offer, issue, clock, source):
+    short = make_offer(valid_days=2)
+    body = {"recipient": {"email": "lan@example.com"}, "send_at": (clock.now + timedelta(days=5)).isoformat()}
+    if source == "offer":
+        body["offer_id"] = short["id"]
+    else:
+        make_member(api, "m-1")
+        body["voucher_code"] = issue(short["id"], member_external_id="m-1")[0]["code"]
+    response = send(api, **body)
+    if response.status_code == 201:  # accepted: then the recipient must not be sent a dead gift
+        clock.advance(days=5, minutes=1)
+        run_gift_sweep()
+        gift = api.get(f"/gifts/{response.get_json()['id']}").get_json()
+        assert gift["deliveries"] == [], "a gift sent after its voucher expired: nothing to claim"
+    else:
+        assert response.status_code in (409, 422), response.get_json()

@@ -187,3 +187,13 @@ def test_a_lixi_code_proves_one_contact_only(api, brand, make_offer, gift_of):
     assert error.code == "code_invalid"
     envelope = claims.claim_envelope(gift_of(gift_id), "091 234 5678", code, "An")
     assert envelope.amount == 10_000 and envelope.claimer_contact == "+84912345678"
+
+
+def test_a_recipient_reached_by_a_corrected_phone_can_claim_with_it(api, send, gift_of):
+    # The email was mistyped; the sender resends to the phone, where the recipient gets the link.
+    gift_id = send(email="lan@exmaple.com")
+    assert api.post(f"/gifts/{gift_id}/resend", {"phone": "0907 654 321"}).status_code == 200
+    masked = claims.request_claim_code(gift_of(gift_id), "0907 654 321")
+    assert masked.endswith("321"), f"the code went to {masked}, not the phone the gift was resent to"
+    (code,) = texted_codes("+84907654321")
+    assert claims.claim_gift(gift_of(gift_id), code).held_by is None

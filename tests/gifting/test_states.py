@@ -283,3 +283,13 @@ def test_a_scheduled_gifts_link_opens_nothing_before_its_time(api, brand, offer,
     clock.advance(days=1)
     run_gift_sweep()
     assert claims.open_gift(token).status == "opened"
+
+
+def test_what_the_sender_typed_is_escaped_in_the_mail(api, offer):
+    recipient = {"name": "<b>Lan</b>", "email": "lan@example.com"}
+    sender = {"name": "An\r\nBcc: evil@example.com"}
+    send(api, offer_id=offer["id"], sender=sender, recipient=recipient, message="<script>alert(1)</script>")
+    (mail,) = mails_to("lan@example.com")
+    assert "<script>" not in mail.html_body and "&lt;script&gt;" in mail.html_body
+    assert "<b>Lan</b>" not in mail.html_body
+    assert "\n" not in mail.subject and "\r" not in mail.subject  # no header of the sender's making
