@@ -380,30 +380,42 @@ class _BatchSettings:
 
 
 def _send_rows(settings: _BatchSettings, rows: list[Any]) -> None:
-    """Inside one transaction: skip rows whose row_id is already a gift, send the others."""
+    """Inside one transaction: skip rows whose row_id is already a gift, send the others.
+
+    The rows are claimed (ok → sent) before their gifts are made: on PostgreSQL a twin job blocks
+    on them, then finds them taken and backs off without making a gift.
+    """
     brand = db.session.get(Brand, settings.brand_id)
     assert brand is not None
     taken = _sent_row_ids(settings.brand_id, [row.row_id for row in rows])
-    sent = skipped = 0
-    for row in rows:
-        if row.row_id in taken:
-            _set_row(row.id, RowStatus.SKIPPED, bulk_file.ALREADY_SENT)
-            skipped += 1
-            continue
-        gift = insert_gift(brand, settings.request(row))
-        _set_row(row.id, RowStatus.SENT, None, gift.id)
-        sent += 1
-    _count_progress(settings.batch_id, sent=sent, skipped=skipped)
+    skipped = [row.id for row in rows if row.row_id in taken]
+    sending = [row for row in rows if row.row_id not in taken]
+    _set_rows(skipped, RowStatus.SKIPPED, bulk_file.ALREADY_SENT)
+    _set_rows([row.id for row in sending], RowStatus.SENT, None)
+    for row in sending:
+        insert_gift(brand, settings.request(row))
+    if sending:  # each sent row points at its gift, found by the unique (brand_id, row_id)
+        gift_of_row = (
+            select(Gift.id)
+            .where(Gift.brand_id == settings.brand_id, Gift.row_id == ROWS.c.row_id)
+            .scalar_subquery()
+        )
+        db.session.execute(
+            update(ROWS).where(ROWS.c.id.in_([row.id for row in sending])).values(gift_id=gift_of_row)
+        )
+    _count_progress(settings.batch_id, sent=len(sending), skipped=len(skipped))
 
 
-def _set_row(row_id: int, status: str, error: str | None, gift_id: int | None = None) -> None:
+def _set_rows(row_ids: list[int], status: str, error: str | None) -> None:
     """ok → status, once: a row a twin job already handled raises _RowTaken (the chunk rolls back)."""
+    if not row_ids:
+        return
     changed = db.session.execute(
         update(ROWS)
-        .where(ROWS.c.id == row_id, ROWS.c.status == RowStatus.OK)
-        .values(status=status, error=error, gift_id=gift_id)
+        .where(ROWS.c.id.in_(row_ids), ROWS.c.status == RowStatus.OK)
+        .values(status=status, error=error)
     ).rowcount
-    if changed != 1:
+    if changed != len(row_ids):
         raise _RowTaken()
 
 
@@ -436,7 +448,7 @@ def _send_row_alone(settings: _BatchSettings, row: Any) -> None:
         outcome = (RowStatus.BAD, error.message[:500])
     try:
         with write_transaction():
-            _set_row(row.id, *outcome)
+            _set_rows([row.id], *outcome)
             if outcome[0] == RowStatus.SKIPPED:
                 _count_progress(settings.batch_id, skipped=1)
             else:

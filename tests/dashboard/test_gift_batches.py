@@ -51,7 +51,10 @@ def test_upload_check_send_follow_the_progress_and_download_the_results(app, bra
 
     dry_run = client.get(batch_page).get_data(as_text=True)
     assert 'data-testid="rows-ok">2<' in dry_run and 'data-testid="rows-bad">1<' in dry_run
-    assert re.search(r'data-line="4">.*?Not a valid email address', dry_run, re.S)
+    # Each bad row with its line and reason, in the page's language.
+    assert re.search(r'data-line="4">.*?Địa chỉ email không hợp lệ', dry_run, re.S)
+    in_english = client.get(f"{batch_page}?lang=en").get_data(as_text=True)
+    assert re.search(r'data-line="4">.*?Not a valid email address', in_english, re.S)
     assert "250.000" in dry_run  # the total value, 50,000 + 200,000 ₫
     assert 'data-testid="send"' in dry_run
     assert db.session.scalar(select(func.count()).select_from(Gift)) == 0  # a dry run sends nothing
