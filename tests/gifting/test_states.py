@@ -293,3 +293,17 @@ def test_what_the_sender_typed_is_escaped_in_the_mail(api, offer):
     assert "<script>" not in mail.html_body and "&lt;script&gt;" in mail.html_body
     assert "<b>Lan</b>" not in mail.html_body
     assert "\n" not in mail.subject and "\r" not in mail.subject  # no header of the sender's making
+
+
+def test_a_held_voucher_is_not_voided_behind_its_gifts_back(api, brand, offer):
+    gift = send(api, offer_id=offer["id"], recipient={"name": "Lan"})
+    fresh()
+    held = db.session.execute(select(Voucher).where(Voucher.held_by == f"gift:{gift['id']}")).scalar_one()
+    response = api.post(f"/vouchers/{held.code}/void", {})
+    if response.status_code == 200:  # voided: then the gift must not hand a dead voucher over
+        with pytest.raises(DomainError):
+            claims.claim_gift(get_gift(brand.id, gift["id"]), None)
+        assert api.get(f"/gifts/{gift['id']}").get_json()["status"] != "claimed"
+    else:  # refused like validate and redeem: cancel the gift instead
+        assert response.status_code == 409 and error_code(response) == "held", response.get_json()
+        assert claims.claim_gift(get_gift(brand.id, gift["id"]), None).status == "issued"
