@@ -257,3 +257,11 @@ def test_a_scheduled_gift_resent_to_a_new_address_goes_there_when_due(api, from_
     clock.advance(days=1)
     run_gift_sweep()
     assert mails_to("lan@exmaple.com") == [] and len(mails_to("lan@example.com")) == 1
+
+
+def test_a_short_gift_is_not_reminded_right_after_it_was_sent(api, from_brand, clock):
+    gift = from_brand(claim_days=2)  # its whole window is within GIFT_REMINDER_DAYS (3)
+    clock.advance(minutes=1)
+    assert run_gift_sweep()["reminded"] == 0, "a reminder a minute after the gift itself"
+    assert len(mails_to("lan@example.com")) == 1
+    assert api.get(f"/gifts/{gift['id']}").get_json()["reminded_at"] is None
