@@ -276,3 +276,13 @@ def test_a_scheduled_lixi_opens_no_envelope_yet(api, brand, gift_card, clock):
     with pytest.raises(DomainError) as refused:
         claims.request_claim_code(get_gift(brand.id, gift["id"]), "an@example.com")
     assert refused.value.code == "not_sent_yet"
+
+
+def test_an_envelope_claimed_is_a_gift_received_by_that_member(api, brand, gift_card):
+    api.post("/members", {"external_id": "m-2", "email": "lan@example.com"})
+    gift = send_lixi(api, offer_id=gift_card["id"], split={"count": 2, "total": 2_000})
+    assert api.get("/gifts?member_external_id=m-2").get_json()["gifts"] == []
+    claim_envelope(gift["id"], brand.id, "lan@example.com", "Lan")
+    listed = api.get("/gifts?member_external_id=m-2").get_json()["gifts"]
+    # As gifts_of_member counts it (the member's page): list_gifts' member filter should match.
+    assert [g["id"] for g in listed] == [gift["id"]], "GET /gifts?member_external_id= misses envelopes"
