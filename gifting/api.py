@@ -57,7 +57,11 @@ def list_gifts(query: dict):
 @blp.response(200, GiftOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such gift.")
 def get_gift(gift_id: int):
-    """A gift: its state, its dates, its envelopes and every delivery attempt."""
+    """A gift: its state, its dates, its envelopes and every delivery attempt.
+
+    `deliveries` lists each attempt to tell the recipient (the first send, resends, the reminder,
+    claim codes) with its channel and status; `split` each envelope of a lì xì and who opened it.
+    """
     return service.get_gift(g.brand_id, gift_id)
 
 

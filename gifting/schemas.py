@@ -50,7 +50,12 @@ class LunarDateSchema(Schema):
     year = fields.Integer(required=True, strict=True, validate=validate.Range(min=1970, max=2099))
     month = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=12))
     day = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=30))
-    leap = fields.Boolean(load_default=False, metadata={"description": "The leap month (tháng nhuận)."})
+    leap = fields.Boolean(
+        load_default=False,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "The leap month (tháng nhuận)."},
+    )
     time = Text(load_default="08:00", pattern=HH_MM, metadata={"description": "Local time, HH:MM."})
 
 

@@ -187,13 +187,16 @@ def schedule_time(
     return send_at if send_at > now else None
 
 
-def _contacts(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
+def _contacts(
+    email: str | None, phone: str | None, prefix: str = "recipient."
+) -> tuple[str | None, str | None]:
+    """The email and phone as stored; 422 naming the field (`prefix` + email | phone) otherwise."""
     normal_email = normalize_email(email) if email else None
     if email and normal_email is None:
-        raise invalid_field("recipient.email", "This is not an email address.")
+        raise invalid_field(f"{prefix}email", "This is not an email address.")
     normal_phone = normalize_phone(phone) if phone else None
     if phone and normal_phone is None:
-        raise invalid_field("recipient.phone", "This is not a phone number.")
+        raise invalid_field(f"{prefix}phone", "This is not a phone number.")
     return normal_email, normal_phone
 
 
@@ -480,7 +483,7 @@ def resend_gift(brand_id: int, gift_id: int, email: str | None = None, phone: st
     with write_transaction():
         gift = get_gift(brand_id, gift_id)
         refuse_unless_open(gift)
-        new_email, new_phone = _contacts(email, phone)
+        new_email, new_phone = _contacts(email, phone, prefix="")
         changed = {}
         if new_email and new_email != gift.recipient_email:
             changed["email"] = [gift.recipient_email, new_email]

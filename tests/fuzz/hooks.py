@@ -43,6 +43,24 @@ BEYOND_THE_SCHEMA = {
     ("create_reward", "ends_at", "ends_at must come after starts_at"),
     ("create_reward", "offer_id", "This offer is archived"),
     ("create_reward", "min_tier", "No such tier in the programme"),
+    # Addresses and numbers are checked by email-validator and phonenumbers, not a pattern.
+    ("send_gift", "recipient.email", "This is not an email address"),
+    ("send_gift", "recipient.phone", "This is not a phone number"),
+    ("resend_gift", "email", "This is not an email address"),
+    ("resend_gift", "phone", "This is not a phone number"),
+    ("send_gift", "offer_id", "This offer is archived"),
+    # What the offer (or the member's voucher) is decides what may be split or given as an amount.
+    ("send_gift", "amount", "Only a gift-card offer can be given"),
+    ("send_gift", "split", "Only a gift-card offer can be given"),
+    ("send_gift", "split", "Only a gift card can be split"),
+    ("send_gift", "split.total", "Say the total to split"),
+    ("send_gift", "split.total", "The total cannot give every envelope"),
+    ("send_gift", "split.total", "A member's gift card is split whole"),
+    # The lunar calendar decides which days a month has; "ahead" is counted from now.
+    ("send_gift", "send_on_lunar", "That lunar month has no such day"),
+    ("send_gift", "send_on_lunar", "That month is not a leap month"),
+    ("send_gift", "send_on_lunar", "A gift can be scheduled up to"),
+    ("send_gift", "send_at", "A gift can be scheduled up to"),
 }
 
 
