@@ -143,3 +143,39 @@ def test_without_javascript_the_envelope_opens_and_the_gift_is_claimed(app, serv
         assert page.locator("[data-testid=claimed] h2").inner_text() == "The gift is yours!"
         assert page.locator("[data-testid=voucher-qr]").evaluate("img => img.naturalWidth") > 0
         watched.check()
+
+
+def test_a_lixi_is_opened_by_two_people_and_the_board_shows_them(app, served, inbox, api, gift_offer):
+    body = {
+        "offer_id": gift_offer["id"],
+        "sender": {"name": "Bà Ngoại"},
+        "design": "tet",
+        "message": "Lì xì đầu năm",
+        "split": {"count": 4, "total": 200000, "mode": "random"},
+    }
+    gift = api.post("/gifts", body).get_json()
+    with chromium() as browser, browser.new_context(viewport=PHONE, locale="vi-VN") as context:
+        page = context.new_page()
+        watched = watch(page)
+        for count, (name, email) in enumerate((("An", "an@example.vn"), ("Bình", "binh@example.vn")), 1):
+            context.clear_cookies()  # another phone
+            page.goto(gift["claim_url"])
+            assert page.title() == "Lì xì từ Bà Ngoại · Cà Phê Sữa Đá"
+            page.get_by_text("Mở bao lì xì").click()
+            page.get_by_label("Tên của bạn (hiện trên bảng lì xì)").fill(name)
+            page.get_by_label("Email hoặc số điện thoại của bạn").fill(email)
+            page.get_by_role("button", name="Gửi mã cho tôi").click()
+            page.locator("[data-testid=code-sent]").wait_for()
+            code = CODE.search(text_of(deliver(app, inbox, email, 1))).group(1)
+            page.get_by_label("Mã 6 chữ số").fill(code)
+            page.get_by_role("button", name="Mở bao lì xì của tôi").click()
+            page.locator("[data-testid=claimed]").wait_for()
+            assert page.locator("[data-testid=claimed] h2").inner_text().startswith("Bạn nhận được ")
+            left = page.locator("[data-testid=envelopes-left]").inner_text()
+            assert left == f"Còn {4 - count} trên 4 bao lì xì"
+        board = page.locator("[data-testid=board]").inner_text()
+        assert "An" in board and "Bình" in board and board.count("chưa mở") == 2
+        assert page.locator(".lixi-envelope.is-mine").count() == 1
+        assert_accessible(page, "a lì xì's board")
+        page.screenshot(path=str(ARTIFACTS / "gift-lixi-board.png"), full_page=True)
+        watched.check()
