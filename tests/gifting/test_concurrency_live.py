@@ -212,6 +212,9 @@ def _assert_claimed_once(
 
 
 def test_twenty_claims_of_a_gift_with_a_code_succeed_once(live, database, brand_id, store):
+    # The recipient's email is a member's: the claimed voucher becomes that member's.
+    member = live.post("/members", {"external_id": "race-lan", "email": "lan.race@example.vn"})
+    assert member.status_code == 201, member.text
     gift = _gift(live, offer_id=_offer(live), recipient={"name": "Lan", "email": "lan.race@example.vn"})
     old_code = _voucher_of(database, gift["id"])["code"]
     visitors = _visitors(live, gift, 20)
@@ -226,6 +229,10 @@ def test_twenty_claims_of_a_gift_with_a_code_succeed_once(live, database, brand_
     assert outcomes == {True: 1, False: 19}, [_page_error(r) for r in responses]
     assert all(r.status_code < 500 for r in responses)
     _assert_claimed_once(live, database, brand_id, gift, old_code, store)
+    owner = _rows(
+        database, "SELECT member_id FROM vouchers WHERE id = :v", v=_voucher_of(database, gift["id"])["id"]
+    )
+    assert owner == [(member.json()["id"],)]
 
 
 def test_twenty_claims_of_a_link_only_gift_succeed_once(live, database, brand_id, store):
@@ -299,6 +306,7 @@ def test_fifty_claimers_share_ten_envelopes_one_each(live, database, brand_id):
     # Each claimer holds a new gift card of their envelope's amount; the held card is drained.
     assert all(e["balance"] == e["amount"] for e in envelopes)
     assert len({e["voucher_id"] for e in envelopes}) == 10
+    assert live.get(f"/gifts/{gift['id']}").json()["status"] == "claimed"  # the last envelope ends it
     held = _voucher_of(database, gift["id"])
     assert held["balance"] == 0 and held["id"] not in {e["voucher_id"] for e in envelopes}
     assert _audits(database, brand_id, "gift.envelope_claimed", gift["id"]) == 10
