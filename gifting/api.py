@@ -81,7 +81,7 @@ def cancel_gift(gift_id: int):
 
 @blp.route("/gifts/<int:gift_id>/resend", methods=["POST"])
 @idempotent
-@blp.arguments(ResendInSchema)
+@blp.arguments(ResendInSchema, required=False)
 @blp.response(200, GiftOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="not_found: no such gift.")
 @blp.alt_response(409, schema=ErrorSchema, description="gift_claimed, gift_closed.")

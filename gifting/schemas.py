@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from gifting.models import Design, GiftStatus, SplitMode
 from gifting.service import GiftRequest, LunarDay, claim_url, deliveries_of
-from lixi.schemas import NOT_BLANK, YEARS_FROM_1970, Text
+from lixi.schemas import NOT_BLANK, YEARS_FROM_1970, StrictBoolean, Text
 from vouchers.schemas import ID_RANGE, POSITIVE_MONEY
 
 NAME = validate.Length(min=1, max=200)
@@ -50,10 +50,8 @@ class LunarDateSchema(Schema):
     year = fields.Integer(required=True, strict=True, validate=validate.Range(min=1970, max=2099))
     month = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=12))
     day = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=30))
-    leap = fields.Boolean(
+    leap = StrictBoolean(
         load_default=False,
-        truthy={True},
-        falsy={False},
         metadata={"description": "The leap month (tháng nhuận)."},
     )
     time = Text(load_default="08:00", pattern=HH_MM, metadata={"description": "Local time, HH:MM."})

@@ -58,6 +58,16 @@ class Text(fields.String):
         return text
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: marshmallow's Boolean also takes 0, 1, "yes" and "on", which the
+    OpenAPI document's `type: boolean` refuses."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class _YearBounded:
     """A date or datetime field whose year is bounded, said in the OpenAPI by a pattern."""
 
