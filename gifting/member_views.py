@@ -4,6 +4,7 @@ a signed member link (lixi.member_links) opens them, as it opens the wallet."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -29,10 +30,11 @@ from gifting.service import (
     gifts_of_member,
     schedule_time,
 )
-from lixi.errors import DomainError, InvalidRequest
+from lixi.errors import DomainError, InvalidRequest, NotFound
 from lixi.formatting import current_locale
 from lixi.member_links import MemberLink, open_member_link
 from lixi.plugins import add_voucher_action, plugged
+from lixi.ratelimit import shared_limit_from
 from lixi.timeutil import utcnow
 from vouchers.models import OfferKind, Voucher, VoucherStatus
 
@@ -65,6 +67,27 @@ REFUSALS = {
     GiftErrorCode.GIFT_CLAIMED: _l("This gift has already been claimed."),
     GiftErrorCode.GIFT_CLOSED: _l("This gift is no longer open."),
 }
+
+
+def _member_key() -> str:
+    """Whom a send counts against: the member, whichever of their links they use."""
+    token = request.values.get("t", "")
+    try:
+        link = open_member_link(token)
+    except NotFound:
+        return "member-link:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+    return f"member:{link.brand_id}:{link.member.id}"
+
+
+# Each gift sent mails or messages someone, and a gift taken back can be sent again: only the
+# changes made count (a refused form does not), per member.
+sends_per_member = shared_limit_from(
+    "GIFT_MEMBER_SEND_LIMIT",
+    "gift-member-sends",
+    _member_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 303,
+)
 
 
 def register_member_pages(app: Flask) -> None:
@@ -157,6 +180,7 @@ def _gift_page(link: MemberLink, token: str | None, gift: Gift, **context: Any) 
 
 
 @bp.post("/me/gifts/<int:gift_id>/cancel")
+@sends_per_member
 def take_back(gift_id: int) -> Response:
     """The sender takes an unclaimed gift back (confirmed): the voucher returns to their wallet
     under a new code, and the claim link stops working."""
@@ -349,6 +373,7 @@ def _form_page(link: MemberLink, token: str, code: str, voucher: Voucher | None,
 
 
 @bp.route("/me/gifts/new", methods=["GET", "POST"])
+@sends_per_member
 def new_gift() -> Response:
     """ "Tặng bạn": send one of the member's usable vouchers to a friend, with a card and a message,
     now or on a date (a lunar one too); then the claim link to share."""

@@ -128,6 +128,8 @@ class Config:
         self.GIFT_REMINDER_DAYS = int(_env("GIFT_REMINDER_DAYS", "3"))
         self.GIFT_SWEEP_SECONDS = int(_env("GIFT_SWEEP_SECONDS", "60"))
         self.GIFT_CLAIM_LIMIT = _env("GIFT_CLAIM_LIMIT", "20 per hour")
+        # Gifts a member sends (or takes back) from their own pages: each send mails someone.
+        self.GIFT_MEMBER_SEND_LIMIT = _env("GIFT_MEMBER_SEND_LIMIT", "10 per hour")
         self.GIFT_BULK_MAX_ROWS = int(_env("GIFT_BULK_MAX_ROWS", "10000"))
         # A bulk file's upload (10,000 rows with long messages) and the rows sent per transaction.
         self.GIFT_BULK_MAX_BYTES = int(_env("GIFT_BULK_MAX_BYTES", str(8 * 1024 * 1024)))

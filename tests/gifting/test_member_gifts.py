@@ -317,6 +317,19 @@ def test_vouchers_that_cannot_be_given_are_refused_in_words(client, wallet_of, a
     assert db.session.execute(select(Gift.id)).first() is None
 
 
+def test_a_member_sends_at_most_the_limit_and_refused_forms_do_not_count(
+    app, client, wallet_of, issue, offer
+):
+    app.config["GIFT_MEMBER_SEND_LIMIT"] = "2 per hour"
+    token, first = wallet_of("m-1")
+    second, third = (issue(offer["id"], member_external_id="m-1")[0]["code"] for _ in range(2))
+    assert send_from_form(client, token, first, claim_days="0").status_code == 422  # not counted
+    assert send_from_form(client, token, first).status_code == 303
+    assert send_from_form(client, token, second).status_code == 303
+    assert send_from_form(client, token, third).status_code == 429
+    assert held_by(third) is None
+
+
 def test_forged_links_and_missing_csrf_are_refused(client, wallet_of):
     token, code = wallet_of("m-1")
     forged = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
