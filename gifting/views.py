@@ -5,7 +5,7 @@ claimed it; a lì xì gift's board of envelopes. Thin views over gifting.claims.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
@@ -72,7 +72,7 @@ class Step:
     sent_to: str | None = None  # the masked address the code went to
     contact: str = ""  # lì xì: the email or phone the claimer gave
     name_given: str = ""  # lì xì: the name the claimer gave for the board
-    extra: dict[str, Any] = field(default_factory=dict)
+    locked: bool = False  # the code took too many wrong tries: only a new code helps
 
 
 # --- the page ------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def _refused(gift: Gift, token: str, refusal: GiftError, step: Step) -> Response
             step.error = _l("That code is not right: %(count)s tries left.", count=tries_left)
     elif code == GiftErrorCode.CODE_LOCKED or code == GiftErrorCode.CODE_EXPIRED:
         step.error = REFUSALS[GiftErrorCode(code)]
-        step.extra["no_code_field"] = code == GiftErrorCode.CODE_LOCKED
+        step.locked = code == GiftErrorCode.CODE_LOCKED
     elif code in REFUSALS:
         step.error = REFUSALS[GiftErrorCode(code)]
         if code not in (GiftErrorCode.CODE_REQUIRED, GiftErrorCode.TOO_MANY_CODES):
