@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, redirect, render_template, request, url_for
@@ -14,6 +15,7 @@ from gifting import bulk
 from gifting.bulk_file import COLUMNS
 from gifting.models import BatchStatus, Design, GiftBatch
 from lixi.schemas import parse_id
+from lixi.timeutil import local_date, utcnow
 from vouchers import offers
 from vouchers.models import OfferKind
 
@@ -24,7 +26,7 @@ ROWS_SHOWN = 500  # of the bad or skipped rows on the dry-run page; the results 
 PREVIEW_ROWS = 10  # the first rows that will be sent, to see the file was read as meant
 SAMPLE = (
     ",".join(COLUMNS) + "\r\n"
-    "NV001,Nguyễn Văn An,an@example.com,,{offer},,Chúc mừng năm mới!,2030-02-03\r\n"
+    "NV001,Nguyễn Văn An,an@example.com,,{offer},,Chúc mừng năm mới!,{day}\r\n"
     "NV002,Trần Thị Bình,,0912345678,,200000,Cảm ơn bạn!,\r\n"
 )
 
@@ -77,7 +79,8 @@ def batches_page() -> ResponseReturnValue:
 def sample_csv() -> Response:
     """A file to start from: the header and two rows."""
     offer_ids = [offer.id for offer in offers.list_offers(g.brand_id) if offer.kind != OfferKind.GIFT_CARD]
-    rows = iter([SAMPLE.format(offer=offer_ids[0] if offer_ids else "")])
+    next_week = local_date(utcnow(), current_brand().timezone) + timedelta(days=7)
+    rows = iter([SAMPLE.format(offer=offer_ids[0] if offer_ids else "", day=next_week.isoformat())])
     return csv_response(rows, "lixi-gifts-sample.csv")
 
 

@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gifting import bulk_file, events
 from gifting.bulk_file import FileRow, OfferFacts
+from gifting.bulk_send import insert_gifts
 from gifting.models import BatchStatus, Design, Gift, GiftBatch, GiftBatchRow
-from gifting.service import GiftRequest, gift_token, insert_gift
+from gifting.service import FURTHEST_SCHEDULE, GiftRequest, gift_token, insert_gift
 from lixi.audit import acting_as, current_actor, record_audit
 from lixi.database import write_transaction
 from lixi.errors import DomainError, NotFound, invalid_field
@@ -74,12 +75,13 @@ def check_batch(
         raise invalid_field("sender_name", "The sender's name is longer than 200 characters.")
     gift_card = _gift_card_offer(brand_id, gift_card_offer_id)
     rows = bulk_file.read_rows(data, current_app.config["GIFT_BULK_MAX_ROWS"])
+    latest_send = utcnow() + FURTHEST_SCHEDULE
     for row in rows:
-        bulk_file.check_cells(row, brand.timezone)
+        bulk_file.check_cells(row, brand.timezone, latest_send)
     offer_ids = {row.offer_id for row in rows if row.status == RowStatus.OK and row.offer_id is not None}
     bulk_file.check_offers(rows, _offer_facts(brand_id, offer_ids), gift_card)
     bulk_file.check_repeats(rows)
-    row_ids = {row.row_id for row in rows if row.status == RowStatus.OK and row.row_id}
+    row_ids = {row.row_id for row in rows if row.row_id and len(row.row_id) <= bulk_file.ROW_ID_LENGTH}
     bulk_file.skip_sent(rows, _sent_row_ids(brand_id, row_ids))
     with write_transaction() as session:
         batch = GiftBatch(
@@ -379,8 +381,9 @@ class _BatchSettings:
         )
 
 
-def _send_rows(settings: _BatchSettings, rows: list[Any]) -> None:
-    """Inside one transaction: skip rows whose row_id is already a gift, send the others.
+def _send_rows(settings: _BatchSettings, rows: list[Any], alone: bool = False) -> None:
+    """Inside one transaction: skip rows whose row_id is already a gift, send the others (a chunk
+    at once through bulk_send; a row `alone` through insert_gift, which says why it refuses one).
 
     The rows are claimed (ok → sent) before their gifts are made: on PostgreSQL a twin job blocks
     on them, then finds them taken and backs off without making a gift.
@@ -392,8 +395,11 @@ def _send_rows(settings: _BatchSettings, rows: list[Any]) -> None:
     sending = [row for row in rows if row.row_id not in taken]
     _set_rows(skipped, RowStatus.SKIPPED, bulk_file.ALREADY_SENT)
     _set_rows([row.id for row in sending], RowStatus.SENT, None)
-    for row in sending:
-        insert_gift(brand, settings.request(row))
+    if alone:
+        for row in sending:
+            insert_gift(brand, settings.request(row))
+    elif sending:
+        insert_gifts(brand, [settings.request(row) for row in sending])
     if sending:  # each sent row points at its gift, found by the unique (brand_id, row_id)
         gift_of_row = (
             select(Gift.id)
@@ -438,7 +444,7 @@ def _send_row_alone(settings: _BatchSettings, row: Any) -> None:
     service refused it, say its offer was archived after the dry run)."""
     try:
         with write_transaction():
-            _send_rows(settings, [row])
+            _send_rows(settings, [row], alone=True)
         return
     except _RowTaken:
         return  # a twin job handled it

@@ -42,6 +42,7 @@ BAD_AMOUNT = N_("amount must be a whole number above 0.")
 NO_GIFT_CARD_OFFER = N_("A row with an amount needs the gift-card offer chosen for the file.")
 AMOUNT_NOT_GIFT_CARD = N_("An amount goes only with a gift-card offer.")
 BAD_SEND_AT = N_("send_at is not a date or a date and time.")
+FAR_SEND_AT = N_("send_at is too far ahead (400 days at most).")
 REASONS = (
     NO_ROW_ID,
     LONG_ROW_ID,
@@ -60,6 +61,7 @@ REASONS = (
     NO_GIFT_CARD_OFFER,
     AMOUNT_NOT_GIFT_CARD,
     BAD_SEND_AT,
+    FAR_SEND_AT,
 )
 
 # Dates as a spreadsheet set to Vietnamese saves them: 17/02/2027 or 17/02/2027 08:30.
@@ -165,7 +167,7 @@ def _columns(header: list[str]) -> dict[str, int]:
     return {name: index for index, name in enumerate(header) if name}
 
 
-def check_cells(row: FileRow, tz_name: str) -> None:
+def check_cells(row: FileRow, tz_name: str, latest_send: datetime) -> None:
     """The checks one row can make alone: its row_id, contact, name, message, numbers and date."""
     cells = row.cells
     row.row_id = cells.get("row_id") or None
@@ -205,6 +207,8 @@ def check_cells(row: FileRow, tz_name: str) -> None:
         row.send_at = parse_send_at(cells["send_at"], tz_name)
         if row.send_at is None:
             row.refuse(BAD_SEND_AT)
+        elif row.send_at > latest_send:
+            row.refuse(FAR_SEND_AT)
     if row.status != "ok":
         _keep_as_typed(row, raw_email, raw_phone)
 
@@ -296,7 +300,11 @@ def check_repeats(rows: list[FileRow]) -> None:
 
 
 def skip_sent(rows: Iterable[FileRow], sent: set[str]) -> None:
-    """Rows whose row_id a gift of the brand already has: skipped, never sent again."""
+    """Rows whose row_id a gift of the brand already has: skipped, never sent again (whatever else
+    is wrong with them now, unless it is the row_id itself)."""
     for row in rows:
-        if row.status == "ok" and row.row_id in sent:
-            row.status, row.error = "skipped", ALREADY_SENT
+        if row.row_id in sent and row.error not in _ROW_ID_REASONS:
+            row.status, row.error, row.value = "skipped", ALREADY_SENT, 0
+
+
+_ROW_ID_REASONS = (NO_ROW_ID, LONG_ROW_ID, REPEATED_ROW_ID)
