@@ -91,6 +91,7 @@ def test_the_wallet_offers_tang_ban_beside_a_usable_voucher_only(
         assert label == "Tặng bạn"
         query = parse_qs(urlsplit(html_lib.unescape(href)).query)
         assert query["code"] == [code] and query["t"] == [token]
+        assert f'href="/me/gifts?t={token}" data-testid="my-gifts"' in html
     _, english = page(client, "/wallet", t=token, lang="en")
     assert "Give to a friend" in english
 
