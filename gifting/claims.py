@@ -30,6 +30,7 @@ from vouchers.service import insert_vouchers
 
 RECIPIENT = "recipient"  # the audit actor of what the claim page does (it has no account)
 CODE_DIGITS = 6
+RECIPIENT_CODE = "recipient"  # the code row of a single gift: one code for all its addresses
 
 
 def open_gift(token: str) -> Gift:
@@ -83,15 +84,20 @@ def _code_hash(gift_id: int, contact: str, code: str) -> str:
 
 
 def request_claim_code(gift: Gift, contact: str | None = None) -> str:
-    """Send a fresh code (the previous one for this address dies) and say where, masked."""
+    """Send a fresh code (the previous one for this address dies) and say where, masked: a lì xì's
+    to the claimer's `contact`, a single gift's to each of its addresses."""
     _refuse_unclaimable(gift)
     if gift.is_split:
         target = normal_contact(contact)
+        addresses = [target]
         if _envelope_of(gift.id, target) is not None:
             raise GiftError(GiftErrorCode.ENVELOPE_TAKEN)
     else:
-        target = gift.recipient_email or gift.recipient_phone
-        if target is None:
+        # One code, sent to every address the gift has: a recipient reached by a corrected phone
+        # can claim although the email typed first was wrong.
+        target = RECIPIENT_CODE
+        addresses = [a for a in (gift.recipient_email, gift.recipient_phone) if a]
+        if not addresses:
             raise invalid_field("contact", "This gift needs no code.")
     config = current_app.config
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -125,8 +131,9 @@ def request_claim_code(gift: Gift, contact: str | None = None) -> str:
             if exists:
                 raise GiftError(GiftErrorCode.TOO_MANY_CODES)
             db.session.execute(insert(GiftClaimCode), [{"gift_id": gift.id, "contact": target, **values}])
-        delivery.send_code(gift, brand, target, code, config["GIFT_CODE_MINUTES"])
-    return masked(target)
+        for address in addresses:
+            delivery.send_code(gift, brand, address, code, config["GIFT_CODE_MINUTES"])
+    return ", ".join(masked(address) for address in addresses)
 
 
 def _check_code(gift: Gift, contact: str, code: str | None) -> int:
@@ -180,10 +187,8 @@ def _refuse_unclaimable(gift: Gift) -> None:
         raise GiftError(GiftErrorCode.GIFT_CLOSED)
 
 
-def _recipient_member_id(brand_id: int, contact: str | None) -> int | None:
-    if contact is None:
-        return None
-    email, phone = (contact, None) if "@" in contact else (None, contact)
+def _recipient_member_id(brand_id: int, email: str | None, phone: str | None) -> int | None:
+    """The brand's (oldest) member with the proven email or phone, if any."""
     members = members_with_contact(brand_id, email, phone, 1)
     return members[0].id if members else None
 
@@ -196,7 +201,7 @@ def claim_gift(gift: Gift, code: str | None = None) -> Voucher:
         )
     _refuse_unclaimable(gift)
     contact = gift.recipient_email or gift.recipient_phone
-    code_id = _check_code(gift, contact, code) if contact else None
+    code_id = _check_code(gift, RECIPIENT_CODE, code) if contact else None
     now = utcnow()
     with write_transaction(), acting_as(RECIPIENT):
         claimed = db.session.execute(
@@ -211,7 +216,7 @@ def claim_gift(gift: Gift, code: str | None = None) -> Voucher:
             raise GiftError(GiftErrorCode.GIFT_CLAIMED)
         if code_id is not None:
             _use_code(code_id)
-        member_id = _recipient_member_id(gift.brand_id, contact)
+        member_id = _recipient_member_id(gift.brand_id, gift.recipient_email, gift.recipient_phone)
         new_code = hand_over(gift.voucher_id, holder(gift.id), member_id)
         if new_code is None:  # the hold is the gift's while it is open: this would be a bug
             raise RuntimeError(f"gift {gift.id} did not hold its voucher")
@@ -293,7 +298,7 @@ def _fill_envelope(gift: Gift, envelope: GiftEnvelope, who: str) -> None:
         raise GiftError(GiftErrorCode.GIFT_CLOSED)
     brand = db.session.get(Brand, gift.brand_id)
     assert brand is not None
-    member_id = _recipient_member_id(gift.brand_id, who)
+    member_id = _recipient_member_id(gift.brand_id, *((who, None) if "@" in who else (None, who)))
     voucher = insert_vouchers(brand, gift.offer, 1, member_id, "gift", balance=envelope.amount)[0]
     db.session.execute(
         update(GiftEnvelope)

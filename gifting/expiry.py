@@ -55,14 +55,21 @@ def send_due_gifts() -> int:
 def remind_gifts() -> int:
     """One reminder, GIFT_REMINDER_DAYS before the deadline, to a recipient who has not claimed."""
     now = utcnow()
-    soon = now + timedelta(days=current_app.config["GIFT_REMINDER_DAYS"])
-    due = _due(
-        Gift.status.in_(CLAIMABLE_STATUSES)
-        & Gift.reminded_at.is_(None)
-        & (Gift.expires_at > now)
-        & (Gift.expires_at <= soon)
-        & (Gift.recipient_email.is_not(None) | Gift.recipient_phone.is_not(None))
-    )
+    ahead = timedelta(days=current_app.config["GIFT_REMINDER_DAYS"])
+    candidates = db.session.execute(
+        select(Gift.id, Gift.sent_at, Gift.expires_at)
+        .where(
+            Gift.status.in_(CLAIMABLE_STATUSES),
+            Gift.reminded_at.is_(None),
+            Gift.expires_at > now,
+            Gift.expires_at <= now + ahead,
+            Gift.recipient_email.is_not(None) | Gift.recipient_phone.is_not(None),
+        )
+        .order_by(Gift.id)
+        .limit(SWEEP_BATCH)
+    ).all()
+    # A gift whose whole claim time is shorter than the notice gets none: it was just sent.
+    due = [gift_id for gift_id, sent_at, expires_at in candidates if sent_at + ahead < expires_at]
     reminded = 0
     for gift_id in due:
         with write_transaction(), acting_as(SYSTEM):

@@ -109,7 +109,7 @@ class GiftInSchema(Schema):
                 "not": {"anyOf": [{"required": ["offer_id"]}, {"required": ["amount"]}]},
             },
         ],
-        "not": {"required": ["send_at", "send_on_lunar"]},
+        "not": {"anyOf": [{"required": ["send_at", "send_on_lunar"]}, {"required": ["amount", "split"]}]},
     }
 
     @validates_schema
@@ -118,6 +118,8 @@ class GiftInSchema(Schema):
             raise ValidationError("Give an offer_id or a voucher_code (one of them).", "offer_id")
         if "voucher_code" in data and "amount" in data:
             raise ValidationError("A member gives their voucher as it is: no amount.", "amount")
+        if "amount" in data and "split" in data:
+            raise ValidationError("A lì xì splits split.total: give no amount.", "amount")
         if "send_at" in data and "send_on_lunar" in data:
             raise ValidationError("Give send_at or send_on_lunar, not both.", "send_on_lunar")
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from gifting import delivery, events
 from gifting.envelopes import split_amounts
@@ -158,6 +158,9 @@ def insert_gift(brand: Brand, request: GiftRequest) -> Gift:
         db.session.flush()
         _split(gift, request, offer, voucher.balance)
         transfer_hold(voucher.id, NEW_HOLD, holder(gift.id))
+    if voucher.expires_at is not None and gift.send_at >= voucher.expires_at:
+        field = "send_on_lunar" if request.send_on_lunar else "send_at"
+        raise invalid_field(field, "The voucher expires before the gift would be sent.")
     record_audit(brand.id, events.GIFT_CREATED, "gift", gift.id, _audit_data(gift))
     if gift.send_at <= now:
         send_now(gift, brand, now)
@@ -184,6 +187,9 @@ def schedule_time(
     if send_at > now + FURTHEST_SCHEDULE:
         field = "send_on_lunar" if lunar is not None else "send_at"
         raise invalid_field(field, f"A gift can be scheduled up to {FURTHEST_SCHEDULE.days} days ahead.")
+    if lunar is not None and send_at <= now:
+        # A past lunar day is a mistyped year, not "now": a lì xì for last Tết is not what was meant.
+        raise invalid_field("send_on_lunar", "That lunar date has passed.")
     return send_at if send_at > now else None
 
 
@@ -222,6 +228,8 @@ def _giftable_offer(brand_id: int, request: GiftRequest) -> Offer:
         raise invalid_field(
             field, "Only a gift-card offer can be given as an amount or split into envelopes."
         )
+    if request.split_count and request.amount is not None:
+        raise invalid_field("amount", "A lì xì splits split.total: give no amount.")
     if request.split_count and request.split_total is None:
         raise invalid_field("split.total", "Say the total to split.")
     return offer
@@ -375,7 +383,7 @@ def list_gifts(
     if status:
         query = query.where(Gift.status == status)
     if member_id is not None:
-        query = query.where(or_(Gift.sender_member_id == member_id, Gift.recipient_member_id == member_id))
+        query = query.where(_of_member(member_id))
     if before_id is not None:
         query = query.where(Gift.id < before_id)
     if search:
@@ -412,6 +420,17 @@ def deliveries_of(gift_id: int) -> list[dict]:
     ]
 
 
+def _received_by(member_id: int) -> ColumnElement[bool]:
+    """Gifts a member claimed, or of which they opened an envelope."""
+    opened_envelope = select(GiftEnvelope.gift_id).where(GiftEnvelope.claimer_member_id == member_id)
+    return or_(Gift.recipient_member_id == member_id, Gift.id.in_(opened_envelope))
+
+
+def _of_member(member_id: int) -> ColumnElement[bool]:
+    """Gifts a member sent or received."""
+    return or_(Gift.sender_member_id == member_id, _received_by(member_id))
+
+
 def gifts_of_member(brand_id: int, member_id: int) -> tuple[list[Gift], list[Gift]]:
     """The gifts a member sent and those they received (claimed as a member, or envelopes they opened)."""
     sent = (
@@ -420,12 +439,8 @@ def gifts_of_member(brand_id: int, member_id: int) -> tuple[list[Gift], list[Gif
         .order_by(Gift.id.desc())
         .limit(LIST_LIMIT)
     )
-    opened_envelope = select(GiftEnvelope.gift_id).where(GiftEnvelope.claimer_member_id == member_id)
     received = (
-        scoped(Gift, brand_id)
-        .where(or_(Gift.recipient_member_id == member_id, Gift.id.in_(opened_envelope)))
-        .order_by(Gift.id.desc())
-        .limit(LIST_LIMIT)
+        scoped(Gift, brand_id).where(_received_by(member_id)).order_by(Gift.id.desc()).limit(LIST_LIMIT)
     )
     return list(db.session.execute(sent).scalars()), list(db.session.execute(received).scalars())
 

@@ -256,14 +256,19 @@ def find_public_voucher(token: str) -> PublicVoucher | None:
 
 
 def void_voucher(brand_id: int, presented: str, reason: str | None = None) -> Voucher:
-    """Cancel an unused voucher for good (a mistaken issue, a refund)."""
+    """Cancel an unused voucher for good (a mistaken issue, a refund); not one an open gift holds
+    (cancel the gift: it gives the voucher back or voids it)."""
     with write_transaction() as session:
         voucher = find_voucher(brand_id, presented)
         if voucher.status == VoucherStatus.VOIDED:
             raise VoucherConflict(VoucherErrorCode.ALREADY_VOIDED)
+        if voucher.held_by is not None:
+            raise VoucherConflict(VoucherErrorCode.HELD)
         result = session.execute(
             update(Voucher)
-            .where(Voucher.id == voucher.id, Voucher.status == VoucherStatus.ISSUED)
+            .where(
+                Voucher.id == voucher.id, Voucher.status == VoucherStatus.ISSUED, Voucher.held_by.is_(None)
+            )
             .values(status=VoucherStatus.VOIDED, voided_at=utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -61,6 +61,9 @@ BEYOND_THE_SCHEMA = {
     ("send_gift", "send_on_lunar", "That month is not a leap month"),
     ("send_gift", "send_on_lunar", "A gift can be scheduled up to"),
     ("send_gift", "send_at", "A gift can be scheduled up to"),
+    ("send_gift", "send_on_lunar", "That lunar date has passed"),
+    ("send_gift", "send_at", "The voucher expires before the gift would be sent"),
+    ("send_gift", "send_on_lunar", "The voucher expires before the gift would be sent"),
 }
 
 
