@@ -92,6 +92,8 @@ def test_the_wallet_offers_tang_ban_beside_a_usable_voucher_only(
         query = parse_qs(urlsplit(html_lib.unescape(href)).query)
         assert query["code"] == [code] and query["t"] == [token]
         assert f'href="/me/gifts?t={token}" data-testid="my-gifts"' in html
+    form_page = client.get(html_lib.unescape(href)).get_data(as_text=True)
+    assert re.search(r'data-testid="voucher">.*50\.000', form_page, re.S)  # what is given, and its worth
     _, english = page(client, "/wallet", t=token, lang="en")
     assert "Give to a friend" in english
 
