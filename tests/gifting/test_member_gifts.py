@@ -143,6 +143,7 @@ def test_the_member_sees_gifts_sent_and_received_in_words(client, wallet_of, bra
         f'data-gift="{gift_id}" data-status="sent"' in listed
         and "Sent, not opened yet" in page(client, "/me/gifts", t=a_token, lang="en")[1]
     )
+    assert f'id="claim-url-{gift_id}"' in listed and "/g/" in listed  # to share again from the list
     _, nothing = page(client, "/me/gifts", t=b_token)
     assert f'data-gift="{gift_id}"' not in nothing
 
@@ -165,6 +166,7 @@ def test_the_member_sees_gifts_sent_and_received_in_words(client, wallet_of, bra
     assert f'data-gift="{gift_id}" data-status="claimed"' in received and "From An" in received
     _, sender_view = page(client, "/me/gifts", t=a_token, lang="en")
     assert f'data-gift="{gift_id}" data-status="claimed"' in sender_view and "Claimed" in sender_view
+    assert f'id="claim-url-{gift_id}"' not in sender_view  # nothing left to share
     # The gift's page is the sender's: the recipient (or anyone else) gets a 404.
     assert page(client, f"/me/gifts/{gift_id}", t=b_token)[0].status_code == 404
 
