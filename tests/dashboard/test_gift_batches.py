@@ -1,21 +1,27 @@
 """The dashboard's gifts from a file: upload → the dry run → send → progress → results CSV, a file the
-pages refuse, CSRF, and another brand's batch (404)."""
+pages refuse, CSRF, another brand's batch (404), and the flow in Chromium."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from gifting.models import Gift
+from harness.liveserver import flask_command
 from lixi.extensions import db
 from lixi.jobs import work
 from lixi.models import AuditEvent
+from tests.browser import assert_accessible, chromium, log_in_with_form, watch
+from tests.live import running_lixi
 from tests.vouchers.merchant_helpers import PASSWORD, logged_in, page_token
 
 ADMIN = "admin@brand-a.vn"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def make_admin(brand_id: int, email: str = ADMIN) -> None:
@@ -130,3 +136,62 @@ def test_an_admin_gets_404_for_another_brands_batch(app, brand, make_brand, offe
     from gifting.bulk import get_batch
 
     assert get_batch(brand.id, theirs.id).status == "checked"  # nothing started by the other brand
+
+
+@pytest.mark.slow
+@pytest.mark.live
+def test_the_flow_in_chromium_passes_axe_and_the_csp_and_the_bar_follows_the_job(
+    tmp_path, redis_url, migrated
+):
+    """Upload, the dry run, send, and the progress bar that the page's script moves to the end while
+    a worker sends (then the results link appears), in Vietnamese, each page checked by axe-core."""
+    admin = {"email": "hr@live.vn", "password": PASSWORD, "role": "brand_admin", "merchant_ids": []}
+    with running_lixi(tmp_path, redis_url) as live, chromium() as browser:
+        assert live.post("/staff", admin).status_code == 201
+        offer = live.post("/offers", {"name": "Quà Tết 50k", "kind": "fixed_amount", "value": 50_000}).json()
+        lines = [
+            f"NV{i},Nhân viên {i},nv{i}@example.com,,{offer['id']},,Chúc mừng năm mới!," for i in range(30)
+        ]
+        upload_file = tmp_path / "nhan-vien.csv"
+        upload_file.write_text(
+            "row_id,name,email,phone,offer_id,amount,message,send_at\n"
+            + "\n".join(lines)
+            + "\nNV99,Lỗi,,,1,,,\n",
+            encoding="utf-8",
+        )
+        with browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN") as context:
+            page = context.new_page()
+            watched = watch(page)
+            page.goto(f"{live.server.url}/dashboard/login?lang=vi")
+            log_in_with_form(page, live.brand_slug, admin["email"], PASSWORD, "Đăng nhập", "**/dashboard")
+
+            page.goto(f"{live.server.url}/dashboard/gifts/batches")
+            assert_accessible(page, "gifts from a file")
+            page.set_input_files("input[name=file]", str(upload_file))
+            page.get_by_role("button", name="Kiểm tra tệp").click()
+            page.wait_for_url(re.compile(r".*/dashboard/gifts/batches/\d+$"))
+            assert page.locator("[data-testid=rows-ok]").inner_text() == "30"
+            reason = page.locator(
+                "[data-testid=bad-rows] tr[data-line='32'] [data-testid=reason]"
+            ).inner_text()
+            assert reason == "Cần có email hoặc số điện thoại."
+            assert_accessible(page, "the dry run")
+            page.get_by_role("button", name="Gửi 30 quà").click()
+
+            page.wait_for_selector("#gift-batch")
+            assert page.locator("[data-testid=batch-status]").get_attribute("data-status") == "queued"
+            assert_accessible(page, "the progress page")
+            flask_command(live.server.env, "worker", "--burst", "--in-process")  # sends the 30 gifts
+            page.wait_for_function(
+                "() => document.getElementById('gift-batch-progress').value === 30"
+                " && !document.getElementById('gift-batch-csv').hidden"
+            )
+            assert page.locator("[data-testid=batch-status]").inner_text() == "Xong"
+            assert page.locator("#gift-batch-refresh").is_hidden()
+            results = page.request.get(
+                live.server.url + page.locator("[data-testid=csv]").get_attribute("href")
+            )
+            statuses = [row["status"] for row in csv.DictReader(io.StringIO(results.text()))]
+            assert statuses == ["sent"] * 30 + ["bad"]
+            page.screenshot(path=str(ARTIFACTS / "dashboard-gift-batch-vi.png"), full_page=True)
+            watched.check()
