@@ -32,7 +32,7 @@ from lixi.errors import DomainError, NotFound, invalid_field
 from lixi.extensions import db
 from lixi.jobs import enqueue
 from lixi.mail import public_url
-from lixi.models import Brand, scoped
+from lixi.models import MAX_ID, Brand, scoped
 from lixi.timeutil import utcnow
 from vouchers.bulk import CsvChunks, keyset_pages
 from vouchers.models import Offer, OfferKind
@@ -114,7 +114,7 @@ def _gift_card_offer(brand_id: int, offer_id: int | None) -> OfferFacts | None:
     """The batch's offer for rows with an amount: the brand's own gift card, not archived."""
     if offer_id is None:
         return None
-    facts = _offer_facts(brand_id, {offer_id}).get(offer_id)
+    facts = _offer_facts(brand_id, {offer_id}).get(offer_id) if 1 <= offer_id <= MAX_ID else None
     if facts is None or facts.kind != OfferKind.GIFT_CARD or facts.archived:
         raise invalid_field("gift_card_offer_id", "Choose one of the brand's gift-card offers.")
     return facts

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from lixi.contacts import normalize_email, normalize_phone
 from lixi.errors import invalid_field
+from lixi.models import MAX_ID
 from vouchers.models import OfferKind
 
 COLUMNS = ("row_id", "name", "email", "phone", "offer_id", "amount", "message", "send_at")
@@ -198,6 +199,9 @@ def check_cells(row: FileRow, tz_name: str, latest_send: datetime) -> None:
         if row.offer_id is None or row.offer_id < 1:
             row.offer_id = None
             row.refuse(BAD_OFFER_ID)
+        elif row.offer_id > MAX_ID:  # no such id, and more than its column holds
+            row.offer_id = None
+            row.refuse(NO_OFFER)
     if raw_amount is not None:
         row.amount = _whole_number(raw_amount)
         if row.amount is None or row.amount < 1:

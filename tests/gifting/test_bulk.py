@@ -87,7 +87,7 @@ def test_the_dry_run_gives_each_bad_row_its_line_and_reason_and_sends_nothing(
         "A7,Hà,ha@example.com,,,,,",  # 8 no offer, no amount
         f"A8,Khoa,khoa@example.com,,{archived['id']},,,",  # 9
         f"A9,Lan,lan@example.com,,{foreign.id},,,",  # 10 another brand's offer
-        "A10,Minh,minh@example.com,,999999,,,",  # 11
+        "A10,Minh,minh@example.com,,99999999999,,,",  # 11 more than an id column holds
         f"A11,Nam,nam@example.com,,{o},50000,,",  # 12 an amount on a fixed-amount offer
         "A12,Oanh,oanh@example.com,,,-5,,",  # 13
         f"A13,Phúc,phuc@example.com,,{o},,{'x' * 501},",  # 14
@@ -150,9 +150,10 @@ def test_a_file_that_cannot_be_read_whole_is_refused_with_its_reason(app, brand,
         with pytest.raises(InvalidRequest) as refused:
             check(brand.id, data)
         assert list(refused.value.details["fields"]) == [field], data
-    with pytest.raises(InvalidRequest) as refused:
-        check(brand.id, csv_bytes(), gift_card_offer_id=offer["id"])  # not a gift card
-    assert list(refused.value.details["fields"]) == ["gift_card_offer_id"]
+    for not_a_gift_card in (offer["id"], 2**40):
+        with pytest.raises(InvalidRequest) as refused:
+            check(brand.id, csv_bytes(), gift_card_offer_id=not_a_gift_card)
+        assert list(refused.value.details["fields"]) == ["gift_card_offer_id"]
     for setting, value in (("claim_days", 0), ("claim_days", 366), ("design", "neon")):
         with pytest.raises(InvalidRequest) as refused:
             check(brand.id, csv_bytes(), **{setting: value})
