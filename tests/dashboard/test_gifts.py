@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gifting import claims, reports
 from gifting.expiry import expire_gifts
-from gifting.models import Gift, GiftDelivery
+from gifting.models import Gift, GiftBatch, GiftDelivery
 from gifting.service import get_gift, gift_token
 from lixi.extensions import db
 from lixi.models import AuditEvent, MailMessage, StaffUser
@@ -303,3 +303,15 @@ def test_another_brands_gift_is_a_404_on_every_page(admin, api, make_brand, make
     assert db.session.get(Gift, theirs["id"]).status == "sent"
     assert f'data-gift="{theirs["id"]}"' not in client.get("/dashboard/gifts").get_data(as_text=True)
     assert reports.gift_funnel(brand.id).total == 0
+
+
+def test_a_gift_from_a_file_links_to_its_batch(admin, api, brand, offer):
+    client, _token = admin
+    gift = send(api, offer["id"])
+    batch = GiftBatch(brand_id=brand.id, filename="tet.csv", created_by="staff:1")
+    db.session.add(batch)
+    db.session.flush()
+    db.session.get(Gift, gift["id"]).batch_id = batch.id
+    fresh()
+    html = client.get(f"/dashboard/gifts/{gift['id']}").get_data(as_text=True)
+    assert f'href="/dashboard/gifts/batches/{batch.id}"' in html
