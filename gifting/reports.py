@@ -100,7 +100,7 @@ def gift_funnel(brand_id: int, since: datetime | None = None) -> Funnel:
             Gift.status,
             func.count(),
             _count_if(Gift.sent_at.is_not(None)),
-            _count_if(Gift.opened_at.is_not(None)),
+            _count_if(or_(Gift.opened_at.is_not(None), _claimed())),  # a claim saw the gift
             _count_if(_claimed()),
             _count_if(_used()),
             _sum_if(Gift.sent_at.is_not(None), Gift.value),

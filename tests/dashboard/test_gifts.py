@@ -315,3 +315,12 @@ def test_a_gift_from_a_file_links_to_its_batch(admin, api, brand, offer):
     fresh()
     html = client.get(f"/dashboard/gifts/{gift['id']}").get_data(as_text=True)
     assert f'href="/dashboard/gifts/batches/{batch.id}"' in html
+
+
+def test_a_gift_claimed_without_a_recorded_opening_still_counts_as_opened(api, brand, offer):
+    gift = send(api, offer["id"])
+    claims.claim_gift(get_gift(brand.id, gift["id"]))  # the service, not the page: no opened_at
+    fresh()
+    assert get_gift(brand.id, gift["id"]).opened_at is None
+    funnel = reports.gift_funnel(brand.id)
+    assert (funnel.sent, funnel.opened, funnel.claimed) == (1, 1, 1)
