@@ -227,13 +227,17 @@ def claim_gift(gift: Gift, code: str | None = None) -> Voucher:
             .execution_options(synchronize_session=False)
         )
         db.session.refresh(gift)
+        voucher = db.session.get(Voucher, gift.voucher_id)
+        assert voucher is not None
+        db.session.refresh(voucher)
+        brand = db.session.get(Brand, gift.brand_id)
+        assert brand is not None
+        addresses = [a for a in (gift.recipient_email, gift.recipient_phone) if a]
+        delivery.send_voucher(gift, brand, addresses, voucher, voucher.balance)
         record_audit(gift.brand_id, events.GIFT_CLAIMED, "gift", gift.id, {"member_id": member_id})
         publish(
             gift.brand_id, events.GIFT_CLAIMED, gift_event(gift, voucher_code=new_code, member_id=member_id)
         )
-    voucher = db.session.get(Voucher, gift.voucher_id)
-    assert voucher is not None
-    db.session.refresh(voucher)
     return voucher
 
 
@@ -300,6 +304,7 @@ def _fill_envelope(gift: Gift, envelope: GiftEnvelope, who: str) -> None:
     assert brand is not None
     member_id = _recipient_member_id(gift.brand_id, *((who, None) if "@" in who else (None, who)))
     voucher = insert_vouchers(brand, gift.offer, 1, member_id, "gift", balance=envelope.amount)[0]
+    delivery.send_voucher(gift, brand, [who], voucher, envelope.amount)
     db.session.execute(
         update(GiftEnvelope)
         .where(GiftEnvelope.id == envelope.id)

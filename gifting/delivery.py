@@ -15,13 +15,15 @@ from lixi.formatting import local_datetime, money
 from lixi.mail import public_url, queue_mail
 from lixi.models import Brand
 from lixi.outbox import publish
+from vouchers.models import Voucher
+from vouchers.service import voucher_token
 
 MAIL_KIND = "gift"  # mail_messages.kind
 
 
 def card_url(design: str) -> str:
-    """The card's picture, absolute, for the mail (pages use url_for on the same static file)."""
-    return public_url(f"/static/gifting/cards/{design}.svg")
+    """The card's picture, absolute, for the mail: the PNG (Gmail and Outlook show no SVG)."""
+    return public_url(f"/static/gifting/cards/{design}.png")
 
 
 def sender_display(gift: Gift, brand: Brand) -> str:
@@ -68,6 +70,45 @@ def send_code(gift: Gift, brand: Brand, contact: str, code: str, minutes: int) -
     payload = {"kind": "code", "phone": contact, "text": text, "link": None}
     publish(brand.id, events.GIFT_DELIVERY_REQUESTED, _phone_event(gift, payload))
     _record(gift, "code", "phone", contact, None)
+
+
+def send_voucher(
+    gift: Gift, brand: Brand, addresses: list[str], voucher: Voucher, amount: int | None
+) -> None:
+    """After a claim, the voucher's own page (its QR) to the proven addresses, so the recipient finds
+    it again on any device: the claim page shows it only to the device that claimed."""
+    link = public_url(f"/v/{voucher_token(voucher.code)}")
+    with force_locale(gift.language):
+        value = (
+            money(amount, brand.currency)
+            if amount
+            else (money(gift.value, brand.currency) if gift.value else gift.offer.name)
+        )
+        context = {
+            "gift": gift,
+            "brand": brand,
+            "sender": sender_display(gift, brand),
+            "value_text": value,
+            "voucher_link": link,
+            "valid_until": local_datetime(voucher.expires_at, brand.timezone) if voucher.expires_at else "",
+        }
+        subject = _("Your gift from %(sender)s: %(value)s", sender=context["sender"], value=value)
+        text = _(
+            "Your gift from %(sender)s (%(value)s): show its QR at the till: %(link)s",
+            sender=context["sender"],
+            value=value,
+            link=link,
+        )
+        for address in addresses:
+            if "@" in address:
+                body = render_template("gifting/mail/voucher.txt", subject=subject, **context)
+                html = render_template("gifting/mail/voucher.html", subject=subject, **context)
+                mail_id = queue_mail(brand.id, address, subject, body, html, MAIL_KIND)
+                _record(gift, "voucher", "email", address, mail_id)
+            else:
+                payload = {"kind": "voucher", "phone": address, "text": text, "link": link}
+                publish(brand.id, events.GIFT_DELIVERY_REQUESTED, _phone_event(gift, payload))
+                _record(gift, "voucher", "phone", address, None)
 
 
 def _context(gift: Gift, brand: Brand, kind: str, link: str) -> dict:

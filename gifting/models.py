@@ -149,13 +149,14 @@ class GiftClaimCode(db.Model):
 
 
 class GiftDelivery(db.Model):
-    """One attempt to tell the recipient: the first send, a resend, a reminder, a claim code."""
+    """One attempt to tell the recipient: the first send, a resend, a reminder, a claim code, the
+    voucher after the claim."""
 
     __tablename__ = "gift_deliveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gift_id: Mapped[int] = mapped_column(ForeignKey("gifts.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))  # gift | resend | reminder | code
+    kind: Mapped[str] = mapped_column(String(12))  # gift | resend | reminder | code | voucher
     channel: Mapped[str] = mapped_column(String(8))  # email | phone | link
     to_address: Mapped[str | None] = mapped_column(String(254))
     mail_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id"))
