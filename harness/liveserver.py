@@ -34,6 +34,7 @@ def unlimited_env(database_url: str, redis_url: str, **extra: str) -> dict[str, 
         "RATE_LIMIT_PLAYS_PER_IP": UNLIMITED,
         "RATE_LIMIT_PLAYS_PER_MEMBER": UNLIMITED,
         "RATE_LIMIT_PLAYS_PER_DEVICE": UNLIMITED,
+        "GIFT_CLAIM_LIMIT": UNLIMITED,
         **extra,
     }
 
