@@ -380,6 +380,12 @@ def test_a_member_gives_a_voucher_from_the_wallet_on_a_phone(tmp_path, redis_url
             assert_accessible(page, "the sent gift")
             page.goto(wallet)
             assert page.locator("[data-testid=held]").inner_text() == "Đã gửi tặng"
+            page.locator("[data-testid=my-gifts]").click()
+            page.wait_for_url("**/me/gifts?**")
+            page.locator("details.gift-share summary").click()
+            assert "/g/" in page.locator("details.gift-share [data-testid=claim-url]").input_value()
+            assert_accessible(page, "the member's gifts")
+            page.goto(wallet)
             assert page.get_by_role("link", name="Tặng bạn").count() == 0
 
             page.goto(f"{live.server.url}/dashboard/login")
