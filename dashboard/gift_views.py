@@ -16,8 +16,10 @@ from dashboard.audit_details import describe
 from dashboard.forms import field_errors, text
 from gifting import reports
 from gifting.errors import GiftError, GiftErrorCode
+from gifting.links import claim_url
 from gifting.models import Gift, GiftStatus
-from gifting.service import cancel_gift, claim_url, get_gift, resend_gift
+from gifting.queries import get_gift
+from gifting.service import cancel_gift, resend_gift
 from lixi.errors import InvalidRequest
 from lixi.schemas import parse_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g
 
-from gifting import service
+from gifting import queries, service
 from gifting.schemas import GiftInSchema, GiftListSchema, GiftOutSchema, GiftQuerySchema, ResendInSchema
 from lixi.blueprints import api_blueprint
 from lixi.idempotency import idempotent
@@ -49,7 +49,7 @@ def list_gifts(query: dict):
         get_member(g.brand_id, query["member_external_id"]).id if "member_external_id" in query else None
     )
     limit = query["limit"]
-    gifts = service.list_gifts(g.brand_id, query.get("status"), member_id, query.get("before_id"), limit)
+    gifts = queries.list_gifts(g.brand_id, query.get("status"), member_id, query.get("before_id"), limit)
     return {"gifts": gifts, "next_before_id": gifts[-1].id if len(gifts) == limit else None}
 
 
@@ -62,7 +62,7 @@ def get_gift(gift_id: int):
     `deliveries` lists each attempt to tell the recipient (the first send, resends, the reminder,
     claim codes) with its channel and status; `split` each envelope of a lì xì and who opened it.
     """
-    return service.get_gift(g.brand_id, gift_id)
+    return queries.get_gift(g.brand_id, gift_id)
 
 
 @blp.route("/gifts/<int:gift_id>/cancel", methods=["POST"])

@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from gifting import bulk_file, events
 from gifting.bulk_file import FileRow, OfferFacts
 from gifting.bulk_send import insert_gifts
+from gifting.links import gift_token
 from gifting.models import BatchStatus, Design, Gift, GiftBatch, GiftBatchRow
-from gifting.service import FURTHEST_SCHEDULE, GiftRequest, gift_token, insert_gift
+from gifting.service import FURTHEST_SCHEDULE, GiftRequest, insert_gift
 from lixi.audit import acting_as, current_actor, record_audit
 from lixi.database import write_transaction
 from lixi.errors import DomainError, NotFound, invalid_field

@@ -13,18 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gifting import delivery, events
+from gifting.links import claim_url
 from gifting.models import Gift, GiftStatus
-from gifting.service import (
-    FURTHEST_SCHEDULE,
-    NEW_HOLD,
-    GiftRequest,
-    claim_url,
-    gift_event,
-    gift_value,
-    holder,
-)
+from gifting.service import FURTHEST_SCHEDULE, NEW_HOLD, GiftRequest, gift_event, gift_value, holder
 from lixi.audit import current_actor
 from lixi.errors import invalid_field
 from lixi.extensions import db
@@ -61,6 +55,8 @@ def insert_gifts(brand: Brand, requests: Sequence[GiftRequest]) -> list[Gift]:
     db.session.execute(
         _PASS_HOLD, [{"voucher_id": gift.voucher_id, "holder": holder(gift.id)} for gift in gifts]
     )
+    for gift, voucher in zip(gifts, vouchers, strict=True):
+        set_committed_value(voucher, "held_by", holder(gift.id))  # the session's copy, as written
     audit = [_audit_row(brand.id, events.GIFT_CREATED, gift, actor, now, _created(gift)) for gift in gifts]
     due = [gift for gift in gifts if gift.status == GiftStatus.SENT]
     for gift in due:

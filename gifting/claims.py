@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gifting import delivery, events
 from gifting.errors import GiftError, GiftErrorCode
+from gifting.links import find_gift_by_token
 from gifting.models import CLAIMABLE_STATUSES, Gift, GiftClaimCode, GiftEnvelope, GiftStatus
-from gifting.service import find_gift_by_token, gift_event, holder
+from gifting.service import gift_event, holder
 from lixi.audit import acting_as, record_audit
 from lixi.contacts import members_with_contact, normalize_email, normalize_phone
 from lixi.database import write_transaction

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from gifting.links import gift_token
 from gifting.models import Design, Gift, SplitMode
-from gifting.service import GiftRequest, gift_token, insert_gift
+from gifting.service import GiftRequest, insert_gift
 from lixi.audit import acting_as
 from lixi.database import write_transaction
 from lixi.demo import Demo

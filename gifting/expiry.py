@@ -9,8 +9,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from gifting import delivery, events
+from gifting.links import claim_url
 from gifting.models import CLAIMABLE_STATUSES, Gift, GiftStatus
-from gifting.service import claim_url, gift_event, give_back_gift, send_now
+from gifting.service import gift_event, give_back_gift, send_now
 from lixi.audit import acting_as, record_audit
 from lixi.database import write_transaction
 from lixi.extensions import db

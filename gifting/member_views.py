@@ -18,18 +18,10 @@ from werkzeug.routing import BuildError
 
 from gifting import lunar, reports
 from gifting.errors import GiftError, GiftErrorCode
+from gifting.links import claim_url
 from gifting.models import CLAIMABLE_STATUSES, OPEN_STATUSES, Design, Gift, GiftStatus
-from gifting.service import (
-    FURTHEST_SCHEDULE,
-    GiftRequest,
-    LunarDay,
-    cancel_gift,
-    claim_url,
-    create_gift,
-    get_gift,
-    gifts_of_member,
-    schedule_time,
-)
+from gifting.queries import get_gift, gifts_of_member
+from gifting.service import FURTHEST_SCHEDULE, GiftRequest, LunarDay, cancel_gift, create_gift, schedule_time
 from lixi.errors import DomainError, InvalidRequest, NotFound
 from lixi.formatting import current_locale
 from lixi.member_links import MemberLink, open_member_link

@@ -8,8 +8,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from gifting.links import claim_url
 from gifting.models import Design, GiftStatus, SplitMode
-from gifting.service import GiftRequest, LunarDay, claim_url, deliveries_of
+from gifting.queries import deliveries_of
+from gifting.service import GiftRequest, LunarDay
 from lixi.schemas import NOT_BLANK, YEARS_FROM_1970, StrictBoolean, Text
 from vouchers.schemas import ID_RANGE, POSITIVE_MONEY
 

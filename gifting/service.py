@@ -12,41 +12,38 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from gifting import delivery, events
 from gifting.envelopes import split_amounts
 from gifting.errors import GiftError, GiftErrorCode
+from gifting.links import claim_url
 from gifting.lunar import solar_date
 from gifting.models import (
     OPEN_STATUSES,
     Gift,
     GiftClaimCode,
-    GiftDelivery,
     GiftEnvelope,
     GiftStatus,
     SplitMode,
 )
+from gifting.queries import get_gift
 from lixi.audit import current_actor, record_audit
 from lixi.contacts import normalize_email, normalize_phone
 from lixi.database import write_transaction
 from lixi.errors import NotFound, invalid_field
 from lixi.extensions import db
 from lixi.jobs import enqueue_at
-from lixi.mail import public_url
 from lixi.members import get_member
-from lixi.models import Brand, MailMessage, Member, scoped
+from lixi.models import Brand, Member
 from lixi.outbox import publish
-from lixi.signing import BadData, sign, unsign
 from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers.holds import hand_over, hold_voucher, transfer_hold, void_held
 from vouchers.models import Offer, OfferKind, Voucher
 from vouchers.offers import get_offer
 from vouchers.service import find_voucher, insert_vouchers
 
-TOKEN_PURPOSE = "gift"  # noqa: S105 - a signing salt name, not a secret
 NEW_HOLD = "gift:new"  # the hold of a voucher issued for a gift whose row is not written yet
-LIST_LIMIT = 100
 FURTHEST_SCHEDULE = timedelta(days=400)
 DEFAULT_LUNAR_TIME = time(8, 0)  # a gift for Mùng 1 Tết arrives in the morning
 
@@ -333,116 +330,6 @@ def gift_event(gift: Gift, **extra: object) -> dict:
         "row_id": gift.row_id,
         **extra,
     }
-
-
-# --- Links ------------------------------------------------------------------------------------------
-
-
-def gift_token(gift_id: int) -> str:
-    return sign(gift_id, TOKEN_PURPOSE)
-
-
-def claim_url(gift: Gift) -> str:
-    return public_url(f"/g/{gift_token(gift.id)}")
-
-
-def find_gift_by_token(token: str) -> Gift | None:
-    """The gift of a genuine claim link (any brand's), or None."""
-    if not token or len(token) > 200:
-        return None
-    try:
-        gift_id = unsign(token, TOKEN_PURPOSE)
-    except (BadData, UnicodeError, ValueError, TypeError):
-        return None
-    if not isinstance(gift_id, int):
-        return None
-    return db.session.get(Gift, gift_id)
-
-
-# --- Reading ----------------------------------------------------------------------------------------
-
-
-def get_gift(brand_id: int, gift_id: int) -> Gift:
-    gift = db.session.execute(scoped(Gift, brand_id).where(Gift.id == gift_id)).scalar()
-    if gift is None:
-        raise NotFound("No such gift.")
-    return gift
-
-
-def list_gifts(
-    brand_id: int,
-    status: str | None = None,
-    member_id: int | None = None,
-    before_id: int | None = None,
-    limit: int = 50,
-    search: str | None = None,
-) -> list[Gift]:
-    """The brand's gifts, newest first; a member's (sent or received), by status, or matching a
-    recipient's name, email or phone."""
-    query = scoped(Gift, brand_id).order_by(Gift.id.desc()).limit(min(limit, LIST_LIMIT))
-    if status:
-        query = query.where(Gift.status == status)
-    if member_id is not None:
-        query = query.where(_of_member(member_id))
-    if before_id is not None:
-        query = query.where(Gift.id < before_id)
-    if search:
-        pattern = f"%{search.strip()}%"
-        query = query.where(
-            or_(
-                Gift.recipient_name.ilike(pattern),
-                Gift.recipient_email.ilike(pattern),
-                Gift.recipient_phone.ilike(pattern),
-            )
-        )
-    return list(db.session.execute(query).scalars())
-
-
-def deliveries_of(gift_id: int) -> list[dict]:
-    """Every attempt to tell the recipient, oldest first, with where it stands: a mail's status
-    (pending, sent, failed), "requested" for a text handed to the brand's provider, "shared" for a
-    link the sender passes on."""
-    query = (
-        select(GiftDelivery, MailMessage.status)
-        .outerjoin(MailMessage, MailMessage.id == GiftDelivery.mail_id)
-        .where(GiftDelivery.gift_id == gift_id)
-        .order_by(GiftDelivery.id)
-    )
-    return [
-        {
-            "kind": delivery.kind,
-            "channel": delivery.channel,
-            "to": delivery.to_address,
-            "created_at": delivery.created_at,
-            "status": mail_status or ("requested" if delivery.channel == "phone" else "shared"),
-        }
-        for delivery, mail_status in db.session.execute(query)
-    ]
-
-
-def _received_by(member_id: int) -> ColumnElement[bool]:
-    """Gifts a member claimed, or of which they opened an envelope."""
-    opened_envelope = select(GiftEnvelope.gift_id).where(GiftEnvelope.claimer_member_id == member_id)
-    return or_(Gift.recipient_member_id == member_id, Gift.id.in_(opened_envelope))
-
-
-def _of_member(member_id: int) -> ColumnElement[bool]:
-    """Gifts a member sent or received."""
-    return or_(Gift.sender_member_id == member_id, _received_by(member_id))
-
-
-def gifts_of_member(brand_id: int, member_id: int) -> tuple[list[Gift], list[Gift]]:
-    """The gifts a member sent and those they received (claimed as a member, or envelopes they opened)."""
-    sent = (
-        scoped(Gift, brand_id)
-        .where(Gift.sender_member_id == member_id)
-        .order_by(Gift.id.desc())
-        .limit(LIST_LIMIT)
-    )
-    received = (
-        scoped(Gift, brand_id).where(_received_by(member_id)).order_by(Gift.id.desc()).limit(LIST_LIMIT)
-    )
-    return list(db.session.execute(sent).scalars()), list(db.session.execute(received).scalars())
 
 
 # --- Cancelling and resending -------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from flask_babel import lazy_gettext as _l
 
 from gifting import claims
 from gifting.errors import GiftError, GiftErrorCode
+from gifting.links import find_gift_by_token
 from gifting.models import CLAIMABLE_STATUSES, Gift, GiftEnvelope, GiftStatus
-from gifting.service import find_gift_by_token
 from lixi.errors import InvalidRequest, NotFound
 from lixi.extensions import db
 from lixi.formatting import LANGUAGES

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from gifting import claims, reports
 from gifting.expiry import expire_gifts
+from gifting.links import gift_token
 from gifting.models import Gift, GiftBatch, GiftDelivery
-from gifting.service import get_gift, gift_token
+from gifting.queries import get_gift
 from lixi.extensions import db
 from lixi.models import AuditEvent, MailMessage, StaffUser
 from lixi.staff import create_staff

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from gifting import claims
-from gifting.service import get_gift
+from gifting.queries import get_gift
 from lixi.errors import DomainError
 from lixi.extensions import db
 from lixi.models import MailMessage, OutboxMessage

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from gifting import claims
-from gifting.service import get_gift
+from gifting.queries import get_gift
 from tests.gifting.test_states import code_in, events, mails_to, send
 from vouchers.service import voucher_token
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from gifting import claims
 from gifting.envelopes import split_amounts
 from gifting.expiry import run_gift_sweep
-from gifting.service import get_gift
+from gifting.queries import get_gift
 from lixi.contacts import normalize_phone
 from lixi.errors import DomainError
 from lixi.extensions import db

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gifting import claims
 from gifting.expiry import run_gift_sweep
-from gifting.service import get_gift
+from gifting.queries import get_gift
 from lixi.errors import DomainError
 from lixi.extensions import db
 from lixi.models import MailMessage, OutboxMessage

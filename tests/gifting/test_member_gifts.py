@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from gifting import claims
+from gifting.links import gift_token
 from gifting.lunar import solar_date
 from gifting.models import Gift
-from gifting.service import get_gift, gift_token
+from gifting.queries import get_gift
 from lixi.extensions import db
 from lixi.models import AuditEvent, MailMessage
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gifting import claims
 from gifting.expiry import run_gift_sweep
-from gifting.service import get_gift, gifts_of_member
+from gifting.queries import get_gift, gifts_of_member
 from lixi.audit import list_audit_events
 from lixi.errors import DomainError
 from lixi.extensions import db
