@@ -259,6 +259,12 @@ def test_a_killed_job_resumes_and_a_row_sent_elsewhere_meanwhile_is_skipped(app,
     bulk.run_batch(first.id)  # done: running it again sends nothing
     reread()
     assert gifts_count() == 100
+    holds = db.session.execute(
+        select(Gift.id, Voucher.held_by).join(Voucher, Voucher.id == Gift.voucher_id)
+    ).all()
+    assert {held_by for _, held_by in holds} == {
+        f"gift:{gift_id}" for gift_id, _ in holds
+    }  # each holds its own
 
 
 @pytest.mark.parametrize("app", [{"GIFT_BULK_CHUNK": 20}], indirect=True)
