@@ -22,6 +22,7 @@ from gifting.queries import get_gift
 from gifting.service import cancel_gift, resend_gift
 from lixi.errors import InvalidRequest
 from lixi.schemas import parse_id
+from lixi.timeutil import utcnow
 
 bp = admin_blueprint("dashboard_gifts", __name__)
 
@@ -59,6 +60,7 @@ def gifts_page() -> str:
         brand=brand,
         since=since_day if since else "",
         page=found,
+        used=reports.used_gifts(g.brand_id, [gift.id for gift in found.gifts]),
         funnel=funnel,
         status=status,
         q=query,
@@ -75,6 +77,8 @@ def _gift_page(gift: Gift, errors: dict[str, Any] | None = None, status: int = 2
         brand=current_brand(),
         gift=gift,
         claim_url=claim_url(gift),
+        used=gift.id in reports.used_gifts(g.brand_id, [gift.id]),
+        now=utcnow(),
         deliveries=reports.gift_deliveries(gift.id),
         trail=[(event, describe(event.data)) for event in trail],
         status_words=STATUS_WORDS,

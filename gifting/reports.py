@@ -199,6 +199,14 @@ def search_gifts(
     return GiftPage(gifts, gifts[-1].id if more and gifts else None)
 
 
+def used_gifts(brand_id: int, gift_ids: list[int]) -> set[int]:
+    """Which of these gifts were claimed and then used (the funnel's last step), in one query."""
+    if not gift_ids:
+        return set()
+    query = select(Gift.id).where(Gift.brand_id == brand_id, Gift.id.in_(gift_ids), _used())
+    return set(db.session.execute(query).scalars())
+
+
 # --- one gift --------------------------------------------------------------------------------
 
 

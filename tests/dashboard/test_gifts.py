@@ -192,6 +192,8 @@ def test_the_list_shows_states_filters_by_status_and_searches_by_recipient(admin
         _cell(client.get("/dashboard/gifts?since=2029-12-31").get_data(as_text=True), "status-total") == "7"
     )
 
+    assert reports.used_gifts(brand.id, list(known_states.values())) == {known_states["used"]}
+    assert html.count('data-testid="used"') == 1
     claimed = client.get("/dashboard/gifts?status=claimed").get_data(as_text=True)
     assert f'data-gift="{known_states["claimed"]}"' in claimed
     assert f'data-gift="{known_states["used"]}"' in claimed
@@ -230,6 +232,11 @@ def test_a_gifts_page_shows_its_deliveries_and_trail(admin, brand, known_states)
     # A closed gift offers neither.
     closed = client.get(f"/dashboard/gifts/{known_states['claimed']}").get_data(as_text=True)
     assert 'data-testid="resend"' not in closed and "gift.claimed" in closed
+    assert "held by the gift" in client.get(f"/dashboard/gifts/{known_states['sent']}?lang=en").get_data(
+        as_text=True
+    )
+    used = client.get(f"/dashboard/gifts/{known_states['used']}").get_data(as_text=True)
+    assert 'data-testid="used"' in used and 'data-testid="used"' not in closed
 
 
 def test_resend_to_a_corrected_email_records_a_delivery_audited_as_the_staff(admin, api, brand, offer):
