@@ -23,7 +23,7 @@ from lixi.audit import current_actor
 from lixi.errors import invalid_field
 from lixi.extensions import db
 from lixi.models import AuditEvent, Brand
-from lixi.outbox import publish
+from lixi.outbox import publish_many
 from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers.models import Offer, OfferKind, Voucher
 from vouchers.service import insert_vouchers
@@ -61,7 +61,7 @@ def insert_gifts(brand: Brand, requests: Sequence[GiftRequest]) -> list[Gift]:
     due = [gift for gift in gifts if gift.status == GiftStatus.SENT]
     for gift in due:
         delivery.deliver(gift, brand, "gift", claim_url(gift))
-        publish(brand.id, events.GIFT_SENT, gift_event(gift))
+    publish_many(brand.id, events.GIFT_SENT, [gift_event(gift) for gift in due])
     audit += [
         _audit_row(brand.id, events.GIFT_SENT, gift, actor, now, {"expires_at": gift.expires_at.isoformat()})
         for gift in due

@@ -17,7 +17,7 @@ from gifting.models import Gift, GiftBatch, GiftBatchRow
 from lixi.errors import InvalidRequest, NotFound
 from lixi.extensions import db
 from lixi.jobs import work
-from lixi.models import AuditEvent
+from lixi.models import AuditEvent, MailMessage, OutboxMessage
 from tests.conftest import fresh_app
 from vouchers.models import Offer, Voucher
 
@@ -211,6 +211,14 @@ def test_ten_thousand_rows_are_checked_and_sent_by_the_worker_and_a_reupload_sen
     card = db.session.execute(select(Gift).where(Gift.row_id == "NV00010")).scalar_one()
     assert (card.offer_id, card.value, card.recipient_phone) == (gift_card["id"], 300_000, "+84900000010")
     assert card.voucher.held_by == f"gift:{card.id}" and card.voucher.balance == 300_000
+    topics = db.session.execute(
+        select(OutboxMessage.topic, func.count())
+        .where(OutboxMessage.topic.like("gift.%"))
+        .group_by(OutboxMessage.topic)
+    ).all()
+    assert dict(topics) == {"gift.sent": 10_000, "gift.delivery_requested": 5_000}  # texts for the phones
+    mails = db.session.scalar(select(func.count()).select_from(MailMessage).where(MailMessage.kind == "gift"))
+    assert mails == 5_000
     actions = db.session.execute(
         select(AuditEvent.action, func.count())
         .where(AuditEvent.action.like("gift_batch.%"))
