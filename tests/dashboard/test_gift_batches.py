@@ -118,6 +118,25 @@ def test_a_file_the_page_refuses_is_shown_with_its_reason(app, brand, offer):
     assert upload(client, token, sample.encode()).status_code == 302  # the sample file itself is readable
 
 
+def test_a_file_bigger_than_other_forms_is_taken_up_to_its_own_limit(app, brand, offer):
+    make_admin(brand.id)
+    client = logged_in(app, "dashboard", ADMIN)
+    token = page_token(client.get("/dashboard/gifts/batches").get_data(as_text=True))
+    message = "Chúc mừng năm mới! " * 20  # 380 characters, 460 bytes
+    lines = [f"B{i},Name,b{i}@example.com,,{offer['id']},,{message}," for i in range(3_000)]
+    data = ("row_id,name,email,phone,offer_id,amount,message,send_at\n" + "\n".join(lines)).encode()
+    assert len(data) > app.config["MAX_CONTENT_LENGTH"]  # what any other form may send
+    checked = upload(client, token, data)
+    assert checked.status_code == 302
+    assert client.get(checked.headers["Location"]).status_code == 200
+    app.config["GIFT_BULK_MAX_BYTES"] = len(data) - 1
+    assert upload(client, token, data).status_code == 413
+    assert (
+        client.post("/dashboard/offers", data={"csrf_token": token, "name": "x" * len(data)}).status_code
+        == 413
+    )
+
+
 def test_an_admin_gets_404_for_another_brands_batch(app, brand, make_brand, offer):
     from gifting.bulk import check_batch
 
