@@ -10,7 +10,18 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
@@ -19,11 +30,11 @@ from werkzeug.routing import BuildError
 from gifting import lunar, reports
 from gifting.errors import GiftError, GiftErrorCode
 from gifting.links import claim_url
-from gifting.models import CLAIMABLE_STATUSES, OPEN_STATUSES, Design, Gift, GiftStatus
+from gifting.models import CLAIMABLE_STATUSES, OPEN_STATUSES, Design, Gift, GiftStatus, SplitMode
 from gifting.queries import get_gift, gifts_of_member
 from gifting.service import FURTHEST_SCHEDULE, GiftRequest, LunarDay, cancel_gift, create_gift, schedule_time
 from lixi.errors import DomainError, InvalidRequest, NotFound
-from lixi.formatting import current_locale
+from lixi.formatting import current_locale, money
 from lixi.member_links import MemberLink, open_member_link
 from lixi.plugins import add_voucher_action, plugged
 from lixi.ratelimit import shared_limit_from
@@ -36,6 +47,7 @@ bp.before_request(refresh)  # the locale is cached on the app context; each page
 ACTION_LABEL = _l("Give to a friend")  # "Tặng bạn": the wallet's link beside a usable voucher
 MESSAGE_LENGTH = 500
 CLAIM_DAYS_DEFAULT = 30
+SPLIT_MIN, SPLIT_MAX = 2, 100  # envelopes of a lì xì, as the API allows
 LUNAR_TIME_DEFAULT = "08:00"  # a lì xì sent on Mùng 1 Tết arrives in the morning
 
 STATUS_WORDS = {
@@ -277,7 +289,30 @@ def _send_at(tz_name: str) -> datetime | None:
     return instant
 
 
-def _gift_request(link: MemberLink, code: str) -> GiftRequest:
+def _split(voucher: Voucher, currency: str) -> tuple[int | None, str]:
+    """A gift card split into lì xì envelopes for a group: how many, and equal or random amounts."""
+    if not request.form.get("split") or voucher.offer.kind != OfferKind.GIFT_CARD or voucher.balance is None:
+        return None, SplitMode.EQUAL
+    count = _whole("split_count", "split")
+    if count is None or not SPLIT_MIN <= count <= SPLIT_MAX:
+        raise FormRefused(
+            {"split": [_("Between %(min)s and %(max)s envelopes.", min=SPLIT_MIN, max=SPLIT_MAX)]}
+        )
+    floor = current_app.config["GIFT_ENVELOPE_FLOOR"]
+    if count * floor > voucher.balance:
+        most = voucher.balance // floor
+        floor_words = money(floor, currency)
+        words = _(
+            "Too many envelopes: each holds at least %(floor)s, so %(most)s at most.",
+            floor=floor_words,
+            most=most,
+        )
+        raise FormRefused({"split": [words]})
+    mode = _field("split_mode")
+    return count, mode if mode in set(SplitMode) else SplitMode.RANDOM
+
+
+def _gift_request(link: MemberLink, code: str, voucher: Voucher) -> GiftRequest:
     message = _field("message")
     if len(message) > MESSAGE_LENGTH:
         raise FormRefused({"message": [_("At most 500 characters.")]})
@@ -290,6 +325,7 @@ def _gift_request(link: MemberLink, code: str) -> GiftRequest:
     if not 1 <= claim_days <= 365:
         raise FormRefused({"claim_days": [_("Between 1 and 365 days.")]})
     language = _field("language") if _field("language") in ("vi", "en") else current_locale()
+    split_count, split_mode = _split(voucher, link.brand.currency)
     return GiftRequest(
         offer_id=None,
         voucher_code=code,
@@ -303,6 +339,9 @@ def _gift_request(link: MemberLink, code: str) -> GiftRequest:
         design=design,
         send_at=_send_at(link.brand.timezone),
         claim_days=claim_days,
+        split_count=split_count,
+        split_total=voucher.balance if split_count else None,
+        split_mode=split_mode,
     )
 
 
@@ -314,12 +353,14 @@ FORM_FIELDS = {
     "send_at",
     "lunar",
     "claim_days",
+    "split",
 }
 SERVICE_FIELDS = {
     "email": "recipient_email",
     "phone": "recipient_phone",
     "name": "recipient_name",
     "send_on_lunar": "lunar",
+    "total": "split",
 }
 
 
@@ -380,7 +421,7 @@ def new_gift() -> Response:
     if request.method == "GET":
         return _no_store(_form_page(link, token, code, voucher))
     try:
-        gift = create_gift(link.brand_id, _gift_request(link, code))
+        gift = create_gift(link.brand_id, _gift_request(link, code, voucher))
     except FormRefused as refused:
         return _no_store(_form_page(link, token, code, voucher, errors=refused.fields), 422)
     except InvalidRequest as error:

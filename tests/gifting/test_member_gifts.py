@@ -240,6 +240,30 @@ def test_an_envelope_of_a_lixi_shows_as_received_with_its_amount(client, wallet_
     assert f"{envelope.amount:,}" in received.replace(".", ",")
 
 
+def test_a_gift_card_goes_to_a_group_as_lixi_envelopes(client, api, issue, make_offer, brand, wallet_of):
+    token, plain = wallet_of("m-1")
+    _, form = page(client, "/me/gifts/new", t=token, code=plain)
+    assert 'name="split"' not in form  # only a gift card splits
+    card = make_offer(name="Thẻ quà", kind="gift_card", value=100_000)
+    code = issue(card["id"], member_external_id="m-1")[0]["code"]
+    small = issue(make_offer(name="Thẻ 5k", kind="gift_card", value=5_000)["id"], member_external_id="m-1")[0]
+    refused = send_from_form(client, token, small["code"], lang="en", split="1", split_count="6")
+    assert refused.status_code == 422 and "5 at most" in refused.get_data(as_text=True)
+    one = send_from_form(client, token, code, lang="en", split="1", split_count="1")
+    assert one.status_code == 422 and 'data-testid="error-split"' in one.get_data(as_text=True)
+    assert held_by(code) is None
+
+    sent = send_from_form(client, token, code, split="1", split_count="4", split_mode="random")
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    fresh()
+    gift = db.session.execute(select(Gift)).scalar_one()
+    assert (gift.split_count, gift.split_mode, gift.value) == (4, "random", 100_000)
+    assert sum(envelope.amount for envelope in gift.envelopes) == 100_000
+    assert held_by(code) == f"gift:{gift.id}"
+    _, html = page(client, f"/me/gifts/{gift.id}", t=token, lang="en")
+    assert "A lì xì in 4 envelopes" in html and 'data-testid="claim-url"' in html
+
+
 def test_a_lunar_date_schedules_the_gift_for_mung_1_tet(client, wallet_of, brand, clock):
     clock.now = datetime(2029, 12, 1, tzinfo=UTC)
     token, code = wallet_of("m-1")
