@@ -111,7 +111,8 @@ def batch_page(batch_id: int) -> str:
 
 @bp.post("/gifts/batches/<int:batch_id>/send")
 def send_batch(batch_id: int) -> Response:
-    """Send the checked file's good rows in the background (pressed twice, it still sends once)."""
+    """Send the checked file's good rows in the background (pressed twice, it still sends once); a
+    failed sending carries on."""
     batch = bulk.start_batch(g.brand_id, batch_id)
     return redirect(url_for("dashboard_gift_batches.batch_page", batch_id=batch.id))
 

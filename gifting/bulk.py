@@ -164,27 +164,27 @@ def _batch_audit(batch: GiftBatch) -> dict[str, Any]:
 
 
 def start_batch(brand_id: int, batch_id: int) -> GiftBatch:
-    """checked → queued, once (a conditional UPDATE: a double click starts one job), and queue the job.
+    """checked → queued, once (a conditional UPDATE: a double click starts one job), and queue the job;
+    a failed batch is queued again the same way (it carries on with the rows not yet sent).
 
     Starting a batch already started changes nothing and returns it as it is. If Redis is down the
     batch stays queued and resume_batches (the gift sweep) queues it later.
     """
     batch = get_batch(brand_id, batch_id)
+    again = batch.status == BatchStatus.FAILED
     with write_transaction() as session:
         started = session.execute(
             update(GiftBatch)
-            .where(GiftBatch.id == batch.id, GiftBatch.status == BatchStatus.CHECKED)
-            .values(status=BatchStatus.QUEUED, started_at=utcnow())
+            .where(
+                GiftBatch.id == batch.id,
+                GiftBatch.status == (BatchStatus.FAILED if again else BatchStatus.CHECKED),
+            )
+            .values(status=BatchStatus.QUEUED, started_at=utcnow(), error=None, finished_at=None)
             .execution_options(synchronize_session=False)
         ).rowcount
         if started == 1:
-            record_audit(
-                brand_id,
-                events.BATCH_STARTED,
-                "gift_batch",
-                batch.id,
-                {"rows": batch.rows_total - batch.rows_bad - batch.rows_skipped},
-            )
+            data = {"rows": rows_to_send(batch), "after_failure": again}
+            record_audit(brand_id, events.BATCH_STARTED, "gift_batch", batch.id, data)
     if started == 1:
         enqueue_batch(batch.id)
     return get_batch(brand_id, batch.id)

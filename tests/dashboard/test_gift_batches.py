@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from gifting.models import Gift
+from gifting.models import Gift, GiftBatch
 from harness.liveserver import flask_command
 from lixi.extensions import db
 from lixi.jobs import work
@@ -94,8 +94,26 @@ def test_upload_check_send_follow_the_progress_and_download_the_results(app, bra
     actors = db.session.execute(
         select(AuditEvent.action, AuditEvent.actor).where(AuditEvent.action.like("gift_batch.%"))
     ).all()
-    assert {action for action, _ in actors} == {"gift_batch.checked", "gift_batch.started", "gift_batch.sent"}
+    assert sorted(action for action, _ in actors) == [
+        "gift_batch.checked",
+        "gift_batch.sent",
+        "gift_batch.started",
+    ]
     assert {actor for _, actor in actors} == {actors[0].actor} and actors[0].actor.startswith("staff:")
+
+    # A sending that failed (say the database went away) is tried again from its page.
+    db.session.execute(
+        update(GiftBatch).where(GiftBatch.id == batch_id).values(status="failed", error="boom")
+    )
+    db.session.commit()
+    failed = client.get(batch_page).get_data(as_text=True)
+    assert 'data-testid="retry-form"' in failed and "boom" in failed
+    assert client.post(send_url, data={"csrf_token": token}).status_code == 302
+    assert client.get(f"{batch_page}/progress.json").get_json()["status"] == "queued"
+    work(app, burst=True, in_process=True)
+    db.session.rollback()
+    assert client.get(f"{batch_page}/progress.json").get_json()["status"] == "done"
+    assert db.session.scalar(select(func.count()).select_from(Gift)) == 2  # nothing sent twice
 
     # The same file again: every row already sent or bad, nothing to send.
     again = upload(client, token, data, gift_card_offer_id=str(card["id"]))
