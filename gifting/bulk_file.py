@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -130,12 +131,20 @@ def read_rows(data: bytes, max_rows: int) -> list[FileRow]:
         raise invalid_field("file", "The file is not UTF-8 text: save it as “CSV UTF-8”.") from None
     if "\x00" in text:
         raise invalid_field("file", "The file is not a CSV text file.")
-    lines = text.splitlines(keepends=True)
-    if not lines:
+    if not text.strip():
         raise invalid_field("file", "The file is empty.")
+    first_line = text.split("\n", 1)[0]
     # A spreadsheet in a locale whose decimal mark is a comma saves with semicolons.
-    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.reader(lines, delimiter=delimiter)
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # newline="": the csv module splits the lines itself (a quoted cell may hold a line break).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _records(reader, max_rows)
+    except csv.Error as error:
+        raise invalid_field("file", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+
+
+def _records(reader: Any, max_rows: int) -> list[FileRow]:
     header = [name.strip().lower() for name in next(reader)]
     columns = _columns(header)
     rows: list[FileRow] = []

@@ -145,6 +145,10 @@ def test_a_file_that_cannot_be_read_whole_is_refused_with_its_reason(app, brand,
         b"row_id,name,emial,offer_id\nA1,An,an@example.com,1\n": "file",  # a typo'd column
         b"row_id,name,offer_id\nA1,An,1\n": "file",  # no email or phone column
         b"row_id,email,name\nA1,an@example.com,An\n": "file",  # no offer_id or amount column
+        b"row_id,email,offer_id\nA1,a@example.com,"
+        + b"9" * 200_000
+        + b"\n": "file",  # a cell past csv's limit
+        b"\n\n  \n": "file",  # blank
     }
     for data, field in refusals.items():
         with pytest.raises(InvalidRequest) as refused:
@@ -159,6 +163,17 @@ def test_a_file_that_cannot_be_read_whole_is_refused_with_its_reason(app, brand,
             check(brand.id, csv_bytes(), **{setting: value})
         assert list(refused.value.details["fields"]) == [setting]
     assert db.session.scalar(select(func.count()).select_from(GiftBatch)) == 0
+
+    # A quoted message may hold line breaks (and a Unicode line separator): the lines still count.
+    quoted = (
+        "row_id,email,offer_id,message\n"
+        f'L1,l1@example.com,{offer["id"]},"Chúc mừng\nnăm mới\u2028!"\n'
+        f"L2,l2@example.com,{offer['id']},\n"
+    )
+    read = rows_of(check(brand.id, quoted.encode()))
+    assert (
+        sorted(read) == [2, 4] and read[2].message == "Chúc mừng\nnăm mới\u2028!" and read[4].row_id == "L2"
+    )
 
     # Excel's "CSV UTF-8" (a BOM), capitalised headers, semicolons and day-first dates are read.
     excel = "\ufeffRow_ID;Name;Email;Offer_ID;Send_At\r\nA1;Ánh;anh@example.com;{};17/02/2030 09:30\r\n"
