@@ -271,9 +271,11 @@ def _send_at(tz_name: str) -> datetime | None:
         except ValueError:
             raise FormRefused({"lunar": [_("Enter a time such as 08:00.")]}) from None
         try:
-            lunar.solar_date(year, month, day, leap)
+            solar = lunar.solar_date(year, month, day, leap)
         except ValueError:
             raise FormRefused({"lunar": [_("The lunar calendar has no such day.")]}) from None
+        if datetime.combine(solar, at, tzinfo=ZoneInfo(tz_name)) <= utcnow():
+            raise FormRefused({"lunar": [_("Choose a moment in the future.")]})
         lunar_day = LunarDay(year, month, day, leap, at)
     else:
         return None

@@ -308,6 +308,11 @@ def test_a_lunar_date_schedules_the_gift_for_mung_1_tet(client, wallet_of, brand
         ),
         ({"claim_days": "0"}, "claim_days", "Between 1 and 365 days."),
         ({"when": "lunar", "lunar_year": "2032", "lunar_month": "1", "lunar_day": "1"}, "lunar", "400 days"),
+        (
+            {"when": "lunar", "lunar_year": "2029", "lunar_month": "1", "lunar_day": "1"},
+            "lunar",
+            "in the future",
+        ),
         ({"when": "lunar", "lunar_year": "năm Tuất", "lunar_month": "1", "lunar_day": "1"}, "lunar", None),
     ],
 )
