@@ -16,7 +16,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    g,
     redirect,
     render_template,
     request,
@@ -35,7 +34,7 @@ from gifting.queries import get_gift, gifts_of_member
 from gifting.service import FURTHEST_SCHEDULE, GiftRequest, LunarDay, cancel_gift, create_gift, schedule_time
 from lixi.errors import DomainError, InvalidRequest, NotFound
 from lixi.formatting import current_locale, money
-from lixi.member_links import MemberLink, open_member_link
+from lixi.member_links import MemberLink, member_page_response, open_member_link, open_member_page
 from lixi.plugins import add_voucher_action, plugged
 from lixi.ratelimit import shared_limit_from
 from lixi.timeutil import utcnow
@@ -100,20 +99,6 @@ def register_member_pages(app: Flask) -> None:
     add_voucher_action(app, "gifting_member.new_gift", ACTION_LABEL)
 
 
-def _open(token: str | None) -> MemberLink:
-    """The member of a link (404 for anything forged or expired); audited as the member."""
-    link = open_member_link(token)
-    g.actor = f"member:{link.member.id}"
-    return link
-
-
-def _no_store(html: str, status: int = 200) -> Response:
-    """The pages hold a signed member link and claim links: never kept by a shared cache."""
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 # --- the gifts sent and received -------------------------------------------------------------
 
 
@@ -147,7 +132,7 @@ def _received_line(gift: Gift, member_id: int) -> GiftLine:
 def my_gifts() -> Response:
     """The gifts the member sent (with their claim links to share again) and those they received."""
     token = request.args.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     sent, received = gifts_of_member(link.brand_id, link.member.id)
     html = render_template(
         "gifting/member_gifts.html",
@@ -157,18 +142,18 @@ def my_gifts() -> Response:
         sent=[_sent_line(gift) for gift in sent],
         received=[_received_line(gift, link.member.id) for gift in received],
     )
-    return _no_store(html)
+    return member_page_response(html)
 
 
 @bp.get("/me/gifts/<int:gift_id>")
 def my_gift(gift_id: int) -> Response:
     """A gift the member sent: its claim link to copy or share on Zalo or Facebook, and its state."""
     token = request.args.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     gift = get_gift(link.brand_id, gift_id)
     if gift.sender_member_id != link.member.id:
         abort(404)
-    return _no_store(_gift_page(link, token, gift))
+    return member_page_response(_gift_page(link, token, gift))
 
 
 def _gift_page(link: MemberLink, token: str | None, gift: Gift, **context: Any) -> str:
@@ -189,18 +174,20 @@ def take_back(gift_id: int) -> Response:
     """The sender takes an unclaimed gift back (confirmed): the voucher returns to their wallet
     under a new code, and the claim link stops working."""
     token = request.form.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     gift = get_gift(link.brand_id, gift_id)
     if gift.sender_member_id != link.member.id:
         abort(404)
     if request.form.get("confirm") != "yes":
         errors = {"confirm": [_("Tick the box to confirm.")]}
-        return _no_store(_gift_page(link, token, gift, errors=errors), 422)
+        return member_page_response(_gift_page(link, token, gift, errors=errors), 422)
     try:
         cancel_gift(link.brand_id, gift.id)
     except GiftError as error:
         refusal = str(REFUSALS.get(error.code, error.message))
-        return _no_store(_gift_page(link, token, get_gift(link.brand_id, gift_id), refusal=refusal), 409)
+        return member_page_response(
+            _gift_page(link, token, get_gift(link.brand_id, gift_id), refusal=refusal), 409
+        )
     return redirect(url_for(".my_gift", gift_id=gift.id, t=token), code=303)
 
 
@@ -413,29 +400,29 @@ def new_gift() -> Response:
     """ "Tặng bạn": send one of the member's usable vouchers to a friend, with a card and a message,
     now or on a date (a lunar one too); then the claim link to share."""
     token = request.values.get("t") or ""
-    link = _open(token)
+    link = open_member_page(token)
     code = (request.values.get("code") or "").strip()
     voucher = reports.member_voucher(link.brand_id, code)
     refusal = why_not_giftable(voucher, link.member.id)
     if refusal:
         status = 404 if voucher is None or voucher.member_id != link.member.id else 409
-        return _no_store(_form_page(link, token, code, None, refusal=refusal), status)
+        return member_page_response(_form_page(link, token, code, None, refusal=refusal), status)
     if request.method == "GET":
-        return _no_store(_form_page(link, token, code, voucher))
+        return member_page_response(_form_page(link, token, code, voucher))
     try:
         gift = create_gift(link.brand_id, _gift_request(link, code, voucher))
     except FormRefused as refused:
-        return _no_store(_form_page(link, token, code, voucher, errors=refused.fields), 422)
+        return member_page_response(_form_page(link, token, code, voucher, errors=refused.fields), 422)
     except InvalidRequest as error:
-        return _no_store(_form_page(link, token, code, voucher, errors=_field_errors(error)), 422)
+        return member_page_response(_form_page(link, token, code, voucher, errors=_field_errors(error)), 422)
     except GiftError as error:
         words = str(REFUSALS.get(error.code, error.message))
-        return _no_store(_form_page(link, token, code, None, refusal=words), error.status)
+        return member_page_response(_form_page(link, token, code, None, refusal=words), error.status)
     except DomainError as error:
         if error.status != 404:
             raise
         # The voucher left the wallet between the form and the post.
-        return _no_store(
+        return member_page_response(
             _form_page(link, token, code, None, refusal=_("This voucher is not in your wallet.")), 404
         )
     # Post/redirect/get: a reload shows the gift again instead of sending it twice.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Response, current_app, g
 
 from lixi.errors import NotFound
 from lixi.extensions import db
@@ -60,3 +60,18 @@ def open_member_link(token: str | None, campaign_id: int | None = None) -> Membe
     brand = db.session.get(Brand, brand_id)
     assert brand is not None  # the member is the brand's
     return MemberLink(member, linked_campaign, brand)
+
+
+def open_member_page(token: str | None) -> MemberLink:
+    """open_member_link for a member's own pages, whose changes the audit trail credits to them."""
+    link = open_member_link(token)
+    g.actor = f"member:{link.member.id}"
+    return link
+
+
+def member_page_response(html: str, status: int = 200) -> Response:
+    """A member page: it holds a signed member link (and the member's points, vouchers or claim
+    links), so no shared cache may keep it."""
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 
@@ -14,7 +14,7 @@ from games.earning import add_event_earner
 from games.schemas import WALLET_VOUCHER_FIELDS
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.member_links import MemberLink, open_member_link
+from lixi.member_links import MemberLink, member_page_response, open_member_link, open_member_page
 from lixi.models import Brand, Member
 from lixi.plugins import add_member_home, add_scan_target
 from lixi.ratelimit import client_ip, shared_limit_from
@@ -72,29 +72,14 @@ exchanges_per_ip = shared_limit_from(
 )
 
 
-def _open(token: str | None) -> MemberLink:
-    """The member of a link (404 for anything forged, expired or of no member); the audit trail
-    names them as the actor of what they do here."""
-    link = open_member_link(token)
-    g.actor = f"member:{link.member.id}"
-    return link
-
-
-def _no_store(html: str, status: int = 200) -> Response:
-    """Member pages hold a signed link and the member's points: never cached by a shared cache."""
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/me")
 def member_home() -> Response:
     """The member's page: points, tier, rewards to exchange, vouchers, games, referrals and card."""
     token = request.args.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     page = member_page(link.brand, link.member)
     vouchers = [(voucher, _WALLET_VOUCHER.dump(voucher)) for voucher in page.vouchers]
-    return _no_store(render_template("loyalty/me.html", page=page, token=token, vouchers=vouchers))
+    return member_page_response(render_template("loyalty/me.html", page=page, token=token, vouchers=vouchers))
 
 
 def _option(link: MemberLink, reward_id: int) -> rewards.RewardOption:
@@ -111,10 +96,10 @@ def _option(link: MemberLink, reward_id: int) -> rewards.RewardOption:
 def confirm_exchange(reward_id: int) -> Response:
     """The confirm step of an exchange (the page's script shows it in a dialog instead)."""
     token = request.args.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     option = _option(link, reward_id)
     points = _points(link)
-    return _no_store(
+    return member_page_response(
         render_template(
             "loyalty/confirm.html", brand=link.brand, option=option, token=token, points=points, refusal=None
         )
@@ -131,7 +116,7 @@ def _points(link: MemberLink) -> int:
 def exchange_reward(reward_id: int) -> Response:
     """Spend the points on the reward, then show the voucher; a refusal says why, on the confirm page."""
     token = request.form.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     rewards.get_reward(link.brand_id, reward_id)  # 404 for another brand's reward
     try:
         made = rewards.exchange(link.brand_id, reward_id, link.member)
@@ -145,7 +130,7 @@ def exchange_reward(reward_id: int) -> Response:
             points=_points(link),
             refusal=option.reason or refusal.message,
         )
-        return _no_store(html, 409)
+        return member_page_response(html, 409)
     # Post/redirect/get: a reload shows the voucher again instead of exchanging twice.
     return redirect(url_for(".exchanged", voucher_token=voucher_token(made.voucher.code), t=token), code=303)
 
@@ -154,7 +139,7 @@ def exchange_reward(reward_id: int) -> Response:
 def exchanged(voucher_token: str) -> Response:
     """The voucher an exchange gave, with its QR to show at the till."""
     token = request.args.get("t")
-    link = _open(token)
+    link = open_member_page(token)
     found = find_public_voucher(voucher_token)
     if found is None or found.voucher.member_id != link.member.id:
         abort(404)
@@ -167,7 +152,7 @@ def exchanged(voucher_token: str) -> Response:
         page_url=voucher_url(voucher_token),
         token=token,
     )
-    return _no_store(html)
+    return member_page_response(html)
 
 
 def _card_member(token: str) -> Member:
@@ -183,7 +168,7 @@ def member_card(token: str) -> Response:
     member = _card_member(token)
     brand = db.session.get(Brand, member.brand_id)
     html = render_template("loyalty/card.html", brand=brand, qr_url=url_for(".member_card_qr", token=token))
-    return _no_store(html)
+    return member_page_response(html)
 
 
 @bp.get("/m/<token>/qr.svg")
@@ -208,4 +193,4 @@ def referral_landing(code: str) -> Response:
         code=found.code,
         referral=found.referral,
     )
-    return _no_store(html)
+    return member_page_response(html)
