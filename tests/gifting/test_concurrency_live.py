@@ -400,3 +400,46 @@ def test_a_gift_and_a_redeem_of_one_voucher_never_both_happen(live, database, st
             assert (status, held_by) == ("redeemed", None)
             outcomes["redeem"] += 1
     assert sum(outcomes.values()) == 8
+
+
+def test_a_claim_and_a_cancel_of_one_gift_never_both_happen(live, database, brand_id):
+    """The sender takes a member's gift back while the recipient claims it: the voucher goes one
+    way, to the recipient (claimed) or back to the sender under a new code (cancelled)."""
+    offer_id = _offer(live, kind="fixed_amount", value=25000)
+    winners = Counter()
+    for round_ in range(8):
+        external_id = f"race-cancel-{round_}"
+        code = _member_voucher(live, external_id, offer_id)
+        body = {"voucher_code": code, "sender": {"member_external_id": external_id}, "recipient": {}}
+        gift = _gift(live, **body)
+        (visitor,) = _visitors(live, gift, 1)
+        try:
+            claim, cancel = _all_at_once(
+                [lambda v=visitor: v.post("claim"), lambda g=gift: live.post(f"/gifts/{g['id']}/cancel", {})]
+            )
+        finally:
+            _close([visitor])
+        assert claim.status_code < 500 and cancel.status_code < 500, (_page_error(claim), cancel.text)
+        assert _claimed(claim) != (cancel.status_code == 200), (_page_error(claim), cancel.text)
+        status = live.get(f"/gifts/{gift['id']}").json()["status"]
+        voucher = _voucher_of(database, gift["id"])
+        (owner,) = _rows(database, "SELECT member_id FROM vouchers WHERE id = :v", v=voucher["id"])[0]
+        (sender,) = _rows(
+            database,
+            "SELECT id FROM members WHERE brand_id = :b AND external_id = :e",
+            b=brand_id,
+            e=external_id,
+        )[0]
+        assert voucher["held_by"] is None and voucher["code"] != code and voucher["status"] == "issued"
+        if _claimed(claim):
+            assert status == "claimed" and owner != sender
+            assert cancel.json()["error"]["code"] == "gift_claimed"
+        else:
+            assert status == "cancelled" and owner == sender
+        # One ending written down: the claim's or the cancel's, never both.
+        endings = [
+            _audits(database, brand_id, action, gift["id"]) for action in ("gift.claimed", "gift.cancelled")
+        ]
+        assert sorted(endings) == [0, 1]
+        winners[status] += 1
+    assert sum(winners.values()) == 8, winners
