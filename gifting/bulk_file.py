@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,6 +69,13 @@ REASONS = (
 
 # Dates as a spreadsheet set to Vietnamese saves them: 17/02/2027 or 17/02/2027 08:30.
 _DAY_FIRST = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+class RowStatus(StrEnum):
+    OK = "ok"
+    BAD = "bad"  # refused by the dry run, or by the service when sent
+    SENT = "sent"
+    SKIPPED = "skipped"  # its row_id was sent before
 
 
 @dataclass

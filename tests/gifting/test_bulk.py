@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from gifting import bulk
+from gifting import bulk, bulk_job
 from gifting.bulk_file import parse_send_at
 from gifting.models import Gift, GiftBatch, GiftBatchRow
 from lixi.errors import InvalidRequest, NotFound
@@ -61,7 +61,7 @@ def gifts_count(**where) -> int:
 
 def send(brand_id: int, batch: GiftBatch) -> GiftBatch:
     bulk.start_batch(brand_id, batch.id)
-    bulk.run_batch(batch.id)
+    bulk_job.run_batch(batch.id)
     reread()
     return bulk.get_batch(brand_id, batch.id)
 
@@ -215,7 +215,7 @@ def test_ten_thousand_rows_are_checked_and_sent_by_the_worker_and_a_reupload_sen
     assert bulk.start_batch(brand.id, batch.id).status == "queued"  # a double click queues it once
     started = time.monotonic()
     # The job itself, in this process (the worker would also send the 5,000 mails it queues).
-    bulk.run_batch(batch.id)
+    bulk_job.run_batch(batch.id)
     sent_in = time.monotonic() - started
     print(f"10,000 rows: checked in {checked_in:.1f} s, sent in {sent_in:.1f} s")
     reread()
@@ -266,12 +266,12 @@ def test_a_killed_job_resumes_and_a_row_sent_elsewhere_meanwhile_is_skipped(app,
     # A worker claimed the first batch, sent two chunks and died: the batch says running.
     db.session.execute(update(GiftBatch).where(GiftBatch.id == first.id).values(status="running"))
     db.session.commit()
-    assert bulk.send_chunk(first.id) == 100
-    assert bulk.send_chunk(first.id) == 80
+    assert bulk_job.send_chunk(first.id) == 100
+    assert bulk_job.send_chunk(first.id) == 80
     # Meanwhile the overlapping batch sends rows 90–99 of the first file.
     assert send(brand.id, second).rows_sent == 10
 
-    bulk.run_batch(first.id)  # RQ runs the job again (as it retries an abandoned one)
+    bulk_job.run_batch(first.id)  # RQ runs the job again (as it retries an abandoned one)
     reread()
     resumed = bulk.get_batch(brand.id, first.id)
     assert (resumed.status, resumed.rows_sent, resumed.rows_skipped) == ("done", 90, 10)
@@ -279,7 +279,7 @@ def test_a_killed_job_resumes_and_a_row_sent_elsewhere_meanwhile_is_skipped(app,
     skipped = bulk.batch_rows(brand.id, first.id, status="skipped")
     assert [row.row_id for row in skipped] == [f"K{i}" for i in range(90, 100)]
     assert {row.error for row in skipped} == {"already sent"} and {row.gift_id for row in skipped} == {None}
-    bulk.run_batch(first.id)  # done: running it again sends nothing
+    bulk_job.run_batch(first.id)  # done: running it again sends nothing
     reread()
     assert gifts_count() == 100
     holds = db.session.execute(
@@ -297,7 +297,7 @@ def test_two_jobs_racing_past_the_check_still_send_each_row_once(app, brand, off
     assert send(brand.id, first).rows_sent == 30
     # The second job read its rows before the first sent them: only the unique row_id stands in
     # the way (the chunk fails on it, and its rows are redone one by one and skipped).
-    monkeypatch.setattr(bulk, "_sent_row_ids", lambda brand_id, row_ids: set())
+    monkeypatch.setattr(bulk_job, "sent_row_ids", lambda brand_id, row_ids: set())
     finished = send(brand.id, second)
     assert (finished.status, finished.rows_sent, finished.rows_skipped) == ("done", 0, 30)
     assert gifts_count() == 30
