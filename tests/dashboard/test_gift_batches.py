@@ -213,6 +213,7 @@ def test_the_flow_in_chromium_passes_axe_and_the_csp_and_the_bar_follows_the_job
             ).inner_text()
             assert reason == "Cần có email hoặc số điện thoại."
             assert_accessible(page, "the dry run")
+            page.screenshot(path=str(ARTIFACTS / "dashboard-gift-batch-check-vi.png"), full_page=True)
             page.get_by_role("button", name="Gửi 30 quà").click()
 
             page.wait_for_selector("#gift-batch")
