@@ -361,3 +361,37 @@ def test_send_at_reads_dates_and_times_in_the_brands_zone():
     assert parse_send_at("03/02/2030", zone) == datetime(2030, 2, 3, 1, 0, tzinfo=UTC)
     for bad in ("2030-02-30", "31/31/2030", "tomorrow", "2030-13-01 08:00"):
         assert parse_send_at(bad, zone) is None, bad
+
+
+def test_a_row_for_later_is_made_now_and_sent_by_the_sweep_at_its_time(app, brand, offer, clock):
+    # clock: 2030-01-01 00:00 UTC; Tết 2030 is 3 February, 08:00 in Hồ Chí Minh City is 01:00 UTC.
+    batch = check(
+        brand.id,
+        csv_bytes(
+            f"T1,Lan,lan@example.com,,{offer['id']},,Chúc mừng năm mới,2030-02-03",
+            f"T2,Minh,minh@example.com,,{offer['id']},,,",
+        ),
+    )
+    finished = send(brand.id, batch)
+    assert (finished.status, finished.rows_sent) == ("done", 2)
+    later, now = (
+        db.session.execute(select(Gift).where(Gift.row_id == row_id)).scalar_one() for row_id in ("T1", "T2")
+    )
+    assert (now.status, later.status) == ("sent", "scheduled")
+    assert later.send_at == datetime(2030, 2, 3, 1, 0, tzinfo=UTC) and later.sent_at is None
+    assert later.voucher.held_by == f"gift:{later.id}"  # held from the start, like any gift
+    mails = db.session.scalar(select(func.count()).select_from(MailMessage).where(MailMessage.kind == "gift"))
+    assert mails == 1  # only the gift due now was mailed
+
+    from gifting.expiry import run_gift_sweep
+
+    clock.now = datetime(2030, 2, 3, 0, 59, tzinfo=UTC)
+    assert run_gift_sweep()["sent"] == 0
+    clock.advance(minutes=1)
+    assert run_gift_sweep()["sent"] == 1
+    reread()
+    assert db.session.get(Gift, later.id).status == "sent"
+    assert (
+        db.session.scalar(select(func.count()).select_from(MailMessage).where(MailMessage.kind == "gift"))
+        == 2
+    )
