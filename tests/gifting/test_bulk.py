@@ -395,3 +395,18 @@ def test_a_row_for_later_is_made_now_and_sent_by_the_sweep_at_its_time(app, bran
         db.session.scalar(select(func.count()).select_from(MailMessage).where(MailMessage.kind == "gift"))
         == 2
     )
+
+
+def test_a_chunks_gift_sent_events_reach_a_subscribed_webhook(app, brand, offer):
+    from webhooks.endpoints import create_endpoint
+    from webhooks.models import WebhookDelivery
+
+    app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True
+    create_endpoint(brand.id, "http://127.0.0.1:9/hook", ["gift.sent"])
+    lines = [f"W{i},Name,w{i}@example.com,,{offer['id']},,," for i in range(3)]
+    bulk.start_batch(brand.id, check(brand.id, csv_bytes(*lines)).id)
+    work(app, burst=True, in_process=True)  # the job, then the webhook fan-out its commit asked for
+    reread()
+    sent_events = select(OutboxMessage.id).where(OutboxMessage.topic == "gift.sent")
+    deliveries = db.session.scalars(select(WebhookDelivery.message_id)).all()
+    assert sorted(deliveries) == sorted(db.session.scalars(sent_events).all()) and len(deliveries) == 3
