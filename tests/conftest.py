@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from harness.localredis import RedisServer
+from harness.localredis import RedisServer, free_port
+from harness.localsmtp import Inbox
 from lixi import timeutil
 from lixi.app import create_app
 from lixi.auth import forget_cached_keys
@@ -258,3 +259,11 @@ def make_campaign(api):
         return campaign
 
     return make
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on a free port, for tests of mail as it is received."""
+    server = Inbox(free_port())
+    yield server
+    server.stop()

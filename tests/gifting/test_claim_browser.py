@@ -15,7 +15,6 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from harness.localredis import free_port
 from harness.localsmtp import Inbox, text_of
 from lixi import jobs
 from lixi.extensions import db
@@ -26,13 +25,6 @@ pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 CODE = re.compile(r"\b(\d{6})\b")
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    server = Inbox(free_port())
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -15,30 +15,9 @@ from gifting.expiry import run_gift_sweep
 from gifting.queries import get_gift
 from lixi.errors import DomainError
 from lixi.extensions import db
-from lixi.models import MailMessage, OutboxMessage
 from tests.conftest import error_code
+from tests.gifting.test_states import events, fresh, mails_to, when
 from vouchers.models import Voucher
-
-
-def fresh() -> None:
-    db.session.commit()
-    db.session.expire_all()
-
-
-def when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def events(topic: str) -> list[dict]:
-    fresh()
-    query = select(OutboxMessage).where(OutboxMessage.topic == topic).order_by(OutboxMessage.id)
-    return [message.payload for message in db.session.execute(query).scalars()]
-
-
-def mails_to(address: str) -> list[MailMessage]:
-    fresh()
-    query = select(MailMessage).where(MailMessage.to_address == address).order_by(MailMessage.id)
-    return list(db.session.execute(query).scalars())
 
 
 def voucher(voucher_id: int) -> Voucher:

@@ -13,7 +13,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from harness.localredis import free_port
 from harness.localsmtp import Inbox, html_of, text_of
 from lixi import jobs
 from lixi.extensions import db
@@ -22,13 +21,6 @@ from tests.vouchers.merchant_helpers import form_token
 
 BASE = "https://lixi.example.vn"
 CLAIM_LINK = re.compile(re.escape(BASE) + r"/g/[A-Za-z0-9._~-]+")
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    server = Inbox(free_port())
-    yield server
-    server.stop()
 
 
 @pytest.fixture

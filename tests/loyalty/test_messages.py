@@ -15,7 +15,6 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from harness.localredis import free_port
 from harness.localsmtp import Inbox, html_of, text_of
 from lixi import jobs
 from lixi.database import write_transaction
@@ -28,13 +27,6 @@ from tests.loyalty.conftest import outbox
 from tests.vouchers.merchant_helpers import PASSWORD, brand_slug, form_token, make_staff
 
 BASE = "https://loyalty.example.vn"
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    server = Inbox(free_port())
-    yield server
-    server.stop()
 
 
 @pytest.fixture
