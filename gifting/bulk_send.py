@@ -9,7 +9,7 @@ caller redoes the chunk row by row through insert_gift, which gives that row its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -18,17 +18,25 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gifting import delivery, events
 from gifting.links import claim_url
 from gifting.models import Gift, GiftStatus
-from gifting.service import FURTHEST_SCHEDULE, NEW_HOLD, GiftRequest, gift_event, gift_value, holder
-from lixi.audit import current_actor
+from gifting.service import (
+    FURTHEST_SCHEDULE,
+    NEW_HOLD,
+    GiftRequest,
+    claim_deadline,
+    created_audit,
+    gift_event,
+    gift_value,
+    holder,
+)
+from lixi.audit import audit_row, current_actor, record_audits
 from lixi.errors import invalid_field
 from lixi.extensions import db
-from lixi.models import AuditEvent, Brand
+from lixi.models import Brand
 from lixi.outbox import publish_many
-from lixi.timeutil import end_of_local_day, local_date, utcnow
+from lixi.timeutil import utcnow
 from vouchers.models import Offer, OfferKind, Voucher
 from vouchers.service import insert_vouchers
 
-_AUDIT = AuditEvent.__table__
 _VOUCHERS = Voucher.__table__
 _PASS_HOLD = (
     update(_VOUCHERS)
@@ -57,17 +65,22 @@ def insert_gifts(brand: Brand, requests: Sequence[GiftRequest]) -> list[Gift]:
     )
     for gift, voucher in zip(gifts, vouchers, strict=True):
         set_committed_value(voucher, "held_by", holder(gift.id))  # the session's copy, as written
-    audit = [_audit_row(brand.id, events.GIFT_CREATED, gift, actor, now, _created(gift)) for gift in gifts]
+    audit = [
+        audit_row(brand.id, events.GIFT_CREATED, "gift", gift.id, created_audit(gift), actor)
+        for gift in gifts
+    ]
     due = [gift for gift in gifts if gift.status == GiftStatus.SENT]
     for gift in due:
         delivery.deliver(gift, brand, "gift", claim_url(gift))
     publish_many(brand.id, events.GIFT_SENT, [gift_event(gift) for gift in due])
     audit += [
-        _audit_row(brand.id, events.GIFT_SENT, gift, actor, now, {"expires_at": gift.expires_at.isoformat()})
+        audit_row(
+            brand.id, events.GIFT_SENT, "gift", gift.id, {"expires_at": gift.expires_at.isoformat()}, actor
+        )
         for gift in due
         if gift.expires_at is not None
     ]
-    db.session.execute(insert(_AUDIT), audit)
+    record_audits(audit)
     return gifts
 
 
@@ -109,6 +122,8 @@ def _gift_row(
 ) -> dict[str, Any]:
     send_at = request.send_at if request.send_at is not None and request.send_at > now else now
     due = send_at <= now
+    if voucher.expires_at is not None and send_at >= voucher.expires_at:
+        raise invalid_field("send_at", "The voucher expires before the gift would be sent.")
     assert request.offer_id is not None
     return {
         "brand_id": brand.id,
@@ -131,41 +146,7 @@ def _gift_row(
         "created_at": now,
         "send_at": send_at,
         "sent_at": now if due else None,
-        "expires_at": _claim_deadline(brand, request.claim_days, voucher.expires_at, now) if due else None,
-    }
-
-
-def _claim_deadline(
-    brand: Brand, claim_days: int, voucher_expiry: datetime | None, sent_at: datetime
-) -> datetime:
-    """As gifting.service.claim_deadline, from the voucher in hand."""
-    deadline = end_of_local_day(
-        local_date(sent_at, brand.timezone) + timedelta(days=claim_days), brand.timezone
-    )
-    return min(deadline, voucher_expiry) if voucher_expiry is not None else deadline
-
-
-def _created(gift: Gift) -> dict[str, Any]:
-    return {
-        "offer_id": gift.offer_id,
-        "voucher_id": gift.voucher_id,
-        "value": gift.value,
-        "sender_member_id": None,
-        "send_at": gift.send_at.isoformat(),
-        "split_count": None,
-        "row_id": gift.row_id,
-    }
-
-
-def _audit_row(
-    brand_id: int, action: str, gift: Gift, actor: str, now: datetime, data: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "brand_id": brand_id,
-        "actor": actor,
-        "action": action,
-        "subject_type": "gift",
-        "subject_id": str(gift.id),
-        "data": data,
-        "created_at": now,
+        "expires_at": claim_deadline(brand.timezone, request.claim_days, now, voucher.expires_at)
+        if due
+        else None,
     }

@@ -158,7 +158,7 @@ def insert_gift(brand: Brand, request: GiftRequest) -> Gift:
     if voucher.expires_at is not None and gift.send_at >= voucher.expires_at:
         field = "send_on_lunar" if request.send_on_lunar else "send_at"
         raise invalid_field(field, "The voucher expires before the gift would be sent.")
-    record_audit(brand.id, events.GIFT_CREATED, "gift", gift.id, _audit_data(gift))
+    record_audit(brand.id, events.GIFT_CREATED, "gift", gift.id, created_audit(gift))
     if gift.send_at <= now:
         send_now(gift, brand, now)
     return gift
@@ -260,7 +260,8 @@ def _split(gift: Gift, request: GiftRequest, offer: Offer, balance: int | None) 
     )
 
 
-def _audit_data(gift: Gift) -> dict:
+def created_audit(gift: Gift) -> dict:
+    """What the audit row of a gift's making says."""
     return {
         "offer_id": gift.offer_id,
         "voucher_id": gift.voucher_id,
@@ -275,20 +276,20 @@ def _audit_data(gift: Gift) -> dict:
 # --- Sending ----------------------------------------------------------------------------------------
 
 
-def claim_deadline(gift: Gift, brand: Brand, sent_at: datetime) -> datetime:
+def claim_deadline(
+    tz_name: str, claim_days: int, sent_at: datetime, voucher_expiry: datetime | None
+) -> datetime:
     """The end of the local day `claim_days` after sending; never after the voucher's own expiry."""
-    deadline = end_of_local_day(
-        local_date(sent_at, brand.timezone) + timedelta(days=gift.claim_days), brand.timezone
-    )
-    voucher_expiry = db.session.execute(
-        select(Voucher.expires_at).where(Voucher.id == gift.voucher_id)
-    ).scalar()
+    deadline = end_of_local_day(local_date(sent_at, tz_name) + timedelta(days=claim_days), tz_name)
     return min(deadline, voucher_expiry) if voucher_expiry is not None else deadline
 
 
 def send_now(gift: Gift, brand: Brand, now: datetime) -> bool:
     """scheduled → sent, once (a conditional UPDATE), and deliver; inside the caller's transaction."""
-    deadline = claim_deadline(gift, brand, now)
+    voucher_expiry = db.session.execute(
+        select(Voucher.expires_at).where(Voucher.id == gift.voucher_id)
+    ).scalar()
+    deadline = claim_deadline(brand.timezone, gift.claim_days, now, voucher_expiry)
     sent = db.session.execute(
         update(Gift)
         .where(Gift.id == gift.id, Gift.status == GiftStatus.SCHEDULED)

@@ -55,7 +55,21 @@ def record_audit(
     actor: str | None = None,
 ) -> None:
     """Write the row now, in the caller's transaction (a plain INSERT: no unit-of-work flush)."""
-    row = {
+    db.session.execute(
+        _INSERT_AUDIT_EVENT, [audit_row(brand_id, action, subject_type, subject_id, data, actor)]
+    )
+
+
+def audit_row(
+    brand_id: int | None,
+    action: str,
+    subject_type: str,
+    subject_id: Any,
+    data: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """An audit row as record_audit writes it; record_audits writes many in one INSERT."""
+    return {
         "brand_id": brand_id,
         "actor": actor or current_actor(),
         "action": action,
@@ -64,7 +78,12 @@ def record_audit(
         "data": data or {},
         "created_at": utcnow(),
     }
-    db.session.execute(_INSERT_AUDIT_EVENT, [row])
+
+
+def record_audits(rows: list[dict[str, Any]]) -> None:
+    """Write audit_row()s in one INSERT (a bulk chunk's), in the caller's transaction."""
+    if rows:
+        db.session.execute(_INSERT_AUDIT_EVENT, rows)
 
 
 AUDIT_PAGE_SIZE = 100
