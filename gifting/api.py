@@ -43,7 +43,8 @@ def list_gifts(query: dict):
     """The brand's gifts, newest first.
 
     Filter by `status` or by a member (gifts they sent or received); page with `before_id` (the
-    `next_before_id` of the previous page).
+    `next_before_id` of the previous page). Each gift is as `GET /gifts/{id}` has it, without its
+    `deliveries`.
     """
     member_id = (
         get_member(g.brand_id, query["member_external_id"]).id if "member_external_id" in query else None

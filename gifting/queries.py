@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import selectinload
 
 from gifting.models import Gift, GiftDelivery, GiftEnvelope
 from lixi.errors import NotFound
@@ -10,6 +11,8 @@ from lixi.extensions import db
 from lixi.models import MailMessage, scoped
 
 LIST_LIMIT = 100
+# What a listed gift shows besides its own row, loaded for the whole page at once (not per gift).
+LISTED_WITH = (selectinload(Gift.envelopes), selectinload(Gift.sender), selectinload(Gift.recipient_member))
 
 
 def get_gift(brand_id: int, gift_id: int) -> Gift:
@@ -29,7 +32,9 @@ def list_gifts(
 ) -> list[Gift]:
     """The brand's gifts, newest first; a member's (sent or received), by status, or matching a
     recipient's name, email or phone."""
-    query = scoped(Gift, brand_id).order_by(Gift.id.desc()).limit(min(limit, LIST_LIMIT))
+    query = (
+        scoped(Gift, brand_id).options(*LISTED_WITH).order_by(Gift.id.desc()).limit(min(limit, LIST_LIMIT))
+    )
     if status:
         query = query.where(Gift.status == status)
     if member_id is not None:

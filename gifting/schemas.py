@@ -250,6 +250,14 @@ class GiftOutSchema(Schema):
         return DeliveryOutSchema(many=True).dump(deliveries_of(gift.id))
 
 
+class GiftListedSchema(GiftOutSchema):
+    """A gift in a page of the list: without its deliveries (GET /gifts/{id} has them), so a page
+    costs the same few queries however many gifts it holds."""
+
+    class Meta:
+        exclude = ("deliveries",)
+
+
 class GiftListSchema(Schema):
-    gifts = fields.List(fields.Nested(GiftOutSchema))
+    gifts = fields.List(fields.Nested(GiftListedSchema))
     next_before_id = fields.Integer(allow_none=True)

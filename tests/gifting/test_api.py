@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gifting.expiry import run_gift_sweep
 from lixi import jobs
@@ -497,3 +497,35 @@ def test_a_gift_is_never_sent_after_its_voucher_expires(api, make_offer, issue, 
         assert gift["deliveries"] == [], "a gift sent after its voucher expired: nothing to claim"
     else:
         assert response.status_code in (409, 422), response.get_json()
+
+
+def test_a_page_of_gifts_costs_the_same_queries_however_many_it_holds(api, offer, make_offer):
+    """The list loads envelopes, senders and recipients for the page at once, and leaves the
+    deliveries to GET /gifts/{id}."""
+    card = make_offer(name="Lì xì", kind="gift_card", value=100_000)
+
+    def statements_of_a_page() -> int:
+        db.session.commit()
+        db.session.expire_all()  # the suite's one session must not hold the page's objects already
+        seen: list[str] = []
+
+        def note(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            listing = api.get("/gifts")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        assert listing.status_code == 200
+        assert all("deliveries" not in gift for gift in listing.get_json()["gifts"])
+        return len(seen)
+
+    send(api, offer_id=card["id"], split={"count": 2, "total": 2_000})
+    few = statements_of_a_page()
+    assert few > 0
+    for _ in range(6):
+        send(api, offer_id=offer["id"], recipient={"email": "lan@example.com"})
+        send(api, offer_id=card["id"], split={"count": 2, "total": 2_000})
+    assert len(api.get("/gifts").get_json()["gifts"]) == 13
+    assert statements_of_a_page() == few, few
