@@ -17,8 +17,8 @@ from dashboard.forms import field_errors, text
 from gifting import reports
 from gifting.errors import GiftError, GiftErrorCode
 from gifting.links import claim_url
-from gifting.models import Gift, GiftStatus
-from gifting.queries import get_gift
+from gifting.models import OPEN_STATUSES, Gift, GiftStatus
+from gifting.queries import deliveries_of, get_gift
 from gifting.service import cancel_gift, resend_gift
 from lixi.errors import InvalidRequest
 from lixi.schemas import parse_id
@@ -79,10 +79,10 @@ def _gift_page(gift: Gift, errors: dict[str, Any] | None = None, status: int = 2
         claim_url=claim_url(gift),
         used=gift.id in reports.used_gifts(g.brand_id, [gift.id]),
         now=utcnow(),
-        deliveries=reports.gift_deliveries(gift.id),
+        deliveries=deliveries_of(gift.id),
         trail=[(event, describe(event.data)) for event in trail],
         status_words=STATUS_WORDS,
-        is_open=gift.status in (GiftStatus.SCHEDULED, GiftStatus.SENT, GiftStatus.OPENED),
+        is_open=gift.status in OPEN_STATUSES,
         errors=errors or {},
         form=request.form,
     )

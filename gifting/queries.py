@@ -70,6 +70,7 @@ def deliveries_of(gift_id: int) -> list[dict]:
             "to": delivery.to_address,
             "created_at": delivery.created_at,
             "status": mail_status or ("requested" if delivery.channel == "phone" else "shared"),
+            "mail_id": delivery.mail_id,
         }
         for delivery, mail_status in db.session.execute(query)
     ]

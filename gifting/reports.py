@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from gifting.models import Gift, GiftDelivery, GiftEnvelope, GiftStatus
+from gifting.models import Gift, GiftEnvelope, GiftStatus
 from lixi.extensions import db
-from lixi.models import AuditEvent, MailMessage
+from lixi.models import AuditEvent
 from vouchers.codes import normalize_code
 from vouchers.models import Redemption, Voucher, VoucherStatus
 
@@ -208,23 +208,6 @@ def used_gifts(brand_id: int, gift_ids: list[int]) -> set[int]:
 
 
 # --- one gift --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeliveryRow:
-    delivery: GiftDelivery
-    mail_status: str | None  # pending | sent | failed for a mail; None for a phone message or a link
-
-
-def gift_deliveries(gift_id: int) -> list[DeliveryRow]:
-    """Every attempt to tell the recipient, oldest first, with its mail's fate."""
-    rows = db.session.execute(
-        select(GiftDelivery, MailMessage.status)
-        .outerjoin(MailMessage, MailMessage.id == GiftDelivery.mail_id)
-        .where(GiftDelivery.gift_id == gift_id)
-        .order_by(GiftDelivery.id)
-    ).all()
-    return [DeliveryRow(delivery, mail_status) for delivery, mail_status in rows]
 
 
 def gift_trail(gift: Gift) -> list[AuditEvent]:
