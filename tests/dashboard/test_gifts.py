@@ -16,8 +16,9 @@ from gifting.links import gift_token
 from gifting.models import Gift, GiftBatch, GiftDelivery
 from gifting.queries import get_gift
 from lixi.extensions import db
-from lixi.models import AuditEvent, MailMessage, StaffUser
+from lixi.models import AuditEvent, StaffUser
 from lixi.staff import create_staff
+from tests.gifting.test_states import code_in, mails_to
 from tests.vouchers.merchant_helpers import PASSWORD, logged_in, page_token
 from vouchers.models import Voucher
 
@@ -151,16 +152,8 @@ def test_a_lixi_counts_claimed_at_its_first_envelope_and_returns_the_rest(api, b
     fresh()
     assert reports.gift_funnel(brand.id).claimed == 0
     # The code went by mail: read it from the mail the service wrote.
-    mail = (
-        db.session.execute(
-            select(MailMessage)
-            .where(MailMessage.to_address == "an@example.com")
-            .order_by(MailMessage.id.desc())
-        )
-        .scalars()
-        .first()
-    )
-    code = re.search(r"(?<!\d)\d{6}(?!\d)", mail.text_body).group(0)
+    mail = mails_to("an@example.com")[-1]
+    code = code_in(mail.text_body)
     claims.claim_envelope(get_gift(brand.id, row.id), "an@example.com", code, "An")
     fresh()
     funnel = reports.gift_funnel(brand.id)

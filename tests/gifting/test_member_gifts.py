@@ -18,8 +18,9 @@ from gifting.lunar import solar_date
 from gifting.models import Gift
 from gifting.queries import get_gift
 from lixi.extensions import db
-from lixi.models import AuditEvent, MailMessage
+from lixi.models import AuditEvent
 from tests.browser import assert_accessible, chromium, log_in_with_form, watch
+from tests.gifting.test_states import code_in, mails_to
 from tests.live import running_lixi
 from tests.vouchers.merchant_helpers import PASSWORD, form_token
 from vouchers.models import Voucher
@@ -152,16 +153,8 @@ def test_the_member_sees_gifts_sent_and_received_in_words(client, wallet_of, bra
     gift = claims.open_gift(gift_token(gift_id))
     claims.request_claim_code(gift)
     fresh()
-    mail = (
-        db.session.execute(
-            select(MailMessage)
-            .where(MailMessage.to_address == "binh@example.com")
-            .order_by(MailMessage.id.desc())
-        )
-        .scalars()
-        .first()
-    )
-    claims.claim_gift(get_gift(brand.id, gift_id), re.search(r"(?<!\d)\d{6}(?!\d)", mail.text_body).group(0))
+    mail = mails_to("binh@example.com")[-1]
+    claims.claim_gift(get_gift(brand.id, gift_id), code_in(mail.text_body))
 
     _, received = page(client, "/me/gifts", t=b_token, lang="en")
     assert f'data-gift="{gift_id}" data-status="claimed"' in received and "From An" in received
@@ -223,16 +216,8 @@ def test_an_envelope_of_a_lixi_shows_as_received_with_its_amount(client, wallet_
     gift = claims.open_gift(gift_token(made.get_json()["id"]))
     claims.request_claim_code(gift, "an@example.com")
     fresh()
-    mail = (
-        db.session.execute(
-            select(MailMessage)
-            .where(MailMessage.to_address == "an@example.com")
-            .order_by(MailMessage.id.desc())
-        )
-        .scalars()
-        .first()
-    )
-    code = re.search(r"(?<!\d)\d{6}(?!\d)", mail.text_body).group(0)
+    mail = mails_to("an@example.com")[-1]
+    code = code_in(mail.text_body)
     envelope = claims.claim_envelope(get_gift(brand.id, gift.id), "an@example.com", code, "An")
     _, html = page(client, "/me/gifts", t=token, lang="en")
     received = html.split('data-testid="gifts-received"')[1]
