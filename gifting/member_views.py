@@ -4,7 +4,6 @@ a signed member link (lixi.member_links) opens them, as it opens the wallet."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,9 +38,14 @@ from gifting.member_form import (
 from gifting.models import CLAIMABLE_STATUSES, OPEN_STATUSES, Design, Gift, GiftStatus
 from gifting.queries import get_gift, gifts_of_member
 from gifting.service import cancel_gift, create_gift
-from lixi.errors import DomainError, InvalidRequest, NotFound
+from lixi.errors import DomainError, InvalidRequest
 from lixi.formatting import current_locale
-from lixi.member_links import MemberLink, member_page_response, open_member_link, open_member_page
+from lixi.member_links import (
+    MemberLink,
+    member_limit_key,
+    member_page_response,
+    open_member_page,
+)
 from lixi.plugins import add_voucher_action, plugged
 from lixi.ratelimit import shared_limit_from
 from lixi.timeutil import utcnow
@@ -75,22 +79,12 @@ REFUSALS = {
 }
 
 
-def _member_key() -> str:
-    """Whom a send counts against: the member, whichever of their links they use."""
-    token = request.values.get("t", "")
-    try:
-        link = open_member_link(token)
-    except NotFound:
-        return "member-link:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
-    return f"member:{link.brand_id}:{link.member.id}"
-
-
 # Each gift sent mails or messages someone, and a gift taken back can be sent again: only the
 # changes made count (a refused form does not), per member.
 sends_per_member = shared_limit_from(
     "GIFT_MEMBER_SEND_LIMIT",
     "gift-member-sends",
-    _member_key,
+    member_limit_key,
     methods=["POST"],
     deduct_when=lambda response: response.status_code == 303,
 )

@@ -7,9 +7,10 @@ of any domain open them here; games.links makes them for a campaign it has check
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 
 from lixi.errors import NotFound
 from lixi.extensions import db
@@ -75,3 +76,14 @@ def member_page_response(html: str, status: int = 200) -> Response:
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def member_limit_key() -> str:
+    """Whom a member page's rate limit counts against: the member of the request's `t` link,
+    whichever of their links they use (a link that opens nothing counts on its own)."""
+    token = request.values.get("t", "")
+    try:
+        link = open_member_link(token)
+    except NotFound:
+        return "member-link:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+    return f"member:{link.brand_id}:{link.member.id}"

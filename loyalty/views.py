@@ -4,8 +4,6 @@ landing page /r/<code>. No log-in: a signed member link (lixi.member_links) open
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
@@ -14,7 +12,12 @@ from games.earning import add_event_earner
 from games.schemas import WALLET_VOUCHER_FIELDS
 from lixi.errors import NotFound
 from lixi.extensions import db
-from lixi.member_links import MemberLink, member_page_response, open_member_link, open_member_page
+from lixi.member_links import (
+    MemberLink,
+    member_limit_key,
+    member_page_response,
+    open_member_page,
+)
 from lixi.models import Brand, Member
 from lixi.plugins import add_member_home, add_scan_target
 from lixi.ratelimit import client_ip, shared_limit_from
@@ -54,18 +57,8 @@ def register_pages(app: Flask) -> None:
     add_event_earner(app, till.note_till_purchase)
 
 
-def _member_key() -> str:
-    """Whom an exchange counts against: the member, whichever of their links they use."""
-    token = request.values.get("t", "")
-    try:
-        link = open_member_link(token)
-    except NotFound:
-        return "member:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
-    return f"member:{link.brand_id}:{link.member.id}"
-
-
 exchanges_per_member = shared_limit_from(
-    "RATE_LIMIT_EXCHANGES_PER_MEMBER", "exchanges-member", _member_key, methods=["POST"]
+    "RATE_LIMIT_EXCHANGES_PER_MEMBER", "exchanges-member", member_limit_key, methods=["POST"]
 )
 exchanges_per_ip = shared_limit_from(
     "RATE_LIMIT_EXCHANGES_PER_IP", "exchanges-ip", client_ip, methods=["POST"]
