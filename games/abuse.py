@@ -1,48 +1,39 @@
-"""Plays refused by the rate limits, counted per campaign for the stats (and the dashboard's alerts)."""
+"""The limits on plays (per client IP, member and device) and the tally of plays they refused.
+
+The API and the game page share them (one member's plays count alike wherever they come from);
+both are hot routes, so each checks its limits in one Redis call (lixi/hotlimits.py). A refused
+play is counted per campaign in the same call, for the stats and the dashboard's alerts.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-
 from flask import request
-from flask_limiter import RequestLimit
-from redis.exceptions import RedisError
 
-from lixi.ratelimit import client_ip, device_identity, member_identity, shared_limit_from
-from lixi.redis_client import redis_client
-
-log = logging.getLogger(__name__)
+from lixi.hotlimits import HotLimit, HotLimits, by_client_ip, digest, tally_count
+from lixi.ratelimit import DEVICE_COOKIE, client_ip
 
 
-def _key(campaign_id: int) -> str:
-    return f"lixi:abuse:campaign:{campaign_id}"
+def _member(data: dict) -> str:
+    return digest(data["member_external_id"])
 
 
-def count_refusal(_limit: RequestLimit) -> None:
-    """on_breach of the play limits: one more refused play for this campaign (a Redis counter)."""
-    campaign_id = (request.view_args or {}).get("campaign_id")
-    if campaign_id is None or redis_client.client is None:
-        return
-    try:
-        redis_client.client.incr(_key(int(campaign_id)))
-    except RedisError as error:  # the limiter itself fails closed; the tally is best effort
-        log.warning("abuse counter unavailable: %s", error)
+def _device(_data: dict) -> str:
+    """The browser a page play comes from (a random cookie the game page sets), else its address."""
+    return digest(request.cookies.get(DEVICE_COOKIE, "none:" + client_ip()))
 
 
-def refusals(campaign_id: int) -> int | None:
-    try:
-        value = redis_client.client.get(_key(campaign_id)) if redis_client.client else None
-    except RedisError:
-        return None
-    return int(value or 0)
+def _campaign(_data: dict) -> str:
+    return f"campaign:{(request.view_args or {})['campaign_id']}"
 
 
-def _play_limit(setting: str, scope: str, key_func: Callable[[], str]):  # type: ignore[no-untyped-def]
-    return shared_limit_from(setting, scope, key_func, on_breach=count_refusal, methods=["POST"])
+PER_IP = HotLimit("RATE_LIMIT_PLAYS_PER_IP", "plays-ip", by_client_ip)
+PER_MEMBER = HotLimit("RATE_LIMIT_PLAYS_PER_MEMBER", "plays-member", _member)
+PER_DEVICE = HotLimit("RATE_LIMIT_PLAYS_PER_DEVICE", "plays-device", _device)
+
+api_plays = HotLimits(PER_IP, PER_MEMBER, tally=_campaign)
+page_plays = HotLimits(PER_IP, PER_MEMBER, PER_DEVICE, tally=_campaign)
 
 
-# The limits on plays, shared by the API and the game page: per client IP, per member, per device.
-per_ip = _play_limit("RATE_LIMIT_PLAYS_PER_IP", "plays-ip", client_ip)
-per_member = _play_limit("RATE_LIMIT_PLAYS_PER_MEMBER", "plays-member", member_identity)
-per_device = _play_limit("RATE_LIMIT_PLAYS_PER_DEVICE", "plays-device", device_identity)
+def refusals(brand_id: int, campaign_id: int) -> int | None:
+    """Plays of the campaign refused by the limits; None when Redis cannot say."""
+    return tally_count(brand_id, f"campaign:{campaign_id}")

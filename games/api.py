@@ -149,8 +149,6 @@ def record_event(data: dict):
 
 
 @blp.route("/campaigns/<int:campaign_id>/plays", methods=["POST"])
-@abuse.per_ip
-@abuse.per_member
 @idempotent
 @blp.arguments(PlayInSchema)
 @blp.response(201, PlayOutSchema)
@@ -161,6 +159,7 @@ def record_event(data: dict):
 @blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable")
 @blp.doc(security=SECURITY)
+@abuse.api_plays.guard
 def make_play(data: dict, campaign_id: int):
     """Play once for a member: the server draws the outcome and issues the prize's voucher.
 

@@ -57,7 +57,7 @@ def _stats_of(campaign: Campaign) -> dict:
         "budget": campaign.budget,
         "budget_spent": _budget_spent(campaign.id),
         "liability": liability,
-        "refused_for_abuse": refusals(campaign.id),
+        "refused_for_abuse": refusals(campaign.brand_id, campaign.id),
     }
 
 

@@ -101,9 +101,6 @@ def wheel_slices(prizes: list[dict]) -> list[dict]:
 
 
 @bp.route("/play/<int:campaign_id>", methods=["GET", "POST"])
-@abuse.per_ip
-@abuse.per_member
-@abuse.per_device
 def play_page(campaign_id: int) -> Response | str:
     """The customer's game: plays left, the prizes and their odds, and the game itself."""
     token = request.values.get("t")
@@ -112,6 +109,7 @@ def play_page(campaign_id: int) -> Response | str:
     campaign = get_campaign(link.brand_id, campaign_id)
     result = error = None
     if request.method == "POST":
+        abuse.page_plays.check(link.brand_id, {"member_external_id": link.member.external_id})
         try:
             result = _PLAY.dump(plays.play(link.brand_id, campaign_id, link.member.external_id))
         except DomainError as refusal:

@@ -14,6 +14,7 @@ from lixi.auth import init_staff_sessions
 from lixi.config import ROOT, Config
 from lixi.extensions import babel, csrf, db, limiter, migrate
 from lixi.formatting import register_template_helpers
+from lixi.hotlimits import init_hot_limits
 from lixi.keycache import init_keycache
 from lixi.models import MAX_ID
 from lixi.openapi import api, document_api, spec_options
@@ -79,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True, directory=str(ROOT / "migrations"))
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    init_hot_limits(app)
     csrf.init_app(app)
     init_staff_sessions(app)
     redis_client.init_app(app)

@@ -144,6 +144,8 @@ class Config:
         self.EXPORT_CHUNK_ROWS = int(_env("EXPORT_CHUNK_ROWS", "1000"))
 
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        # Seconds the hot paths' limiter (lixi/hotlimits.py) waits for Redis before answering 503.
+        self.RATE_LIMIT_REDIS_TIMEOUT = float(_env("RATE_LIMIT_REDIS_TIMEOUT", "0.5"))
         self.RATELIMIT_STRATEGY = "fixed-window"
         # X-RateLimit-* headers cost a Redis round trip per limit on every call; off unless asked.
         # 429s always carry Retry-After.

@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
 class DomainError(Exception):
     """A refusal a client can act on: a stable code, an HTTP status and a human message."""
 
+    headers: dict[str, str] | None = None  # sent with the error (429's Retry-After)
+
     def __init__(self, code: str, status: int, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = str(code)
@@ -165,7 +167,7 @@ def _html_error(status: int, message: str, headers: dict[str, str] | None = None
 
 
 def _domain_error(error: DomainError) -> Response:
-    headers = {"Retry-After": "5"} if error.status == 503 else None
+    headers = {"Retry-After": "5"} if error.status == 503 else error.headers
     if not wants_json():
         return _html_error(error.status, error.message, headers)
     return json_error(error.code, error.status, error.message, error.details, headers)

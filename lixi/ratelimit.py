@@ -1,8 +1,8 @@
-"""Who a request counts against for rate limits: the client's address, the brand's API key."""
+"""Flask-Limiter's limits from settings, and whom limits count: the client's address (the hot
+paths' own limits are in lixi/hotlimits.py)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,37 +16,12 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def api_key_identity() -> str:
-    """The presented key, hashed: a wrong key still counts, so guessing keys is limited too."""
-    header = request.headers.get("Authorization", "")
-    return "key:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
-
-
 def is_code_lookup_failure(response: Response) -> bool:
-    """A 404 on validate or redeem is an unknown, forged or other-brand code: a guess."""
+    """A 404 on a code look-up (the merchant page's scans) is an unknown, forged or other-brand code."""
     return response.status_code == 404
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
-
-
-def member_identity() -> str:
-    """The member a play is for: the API's member_external_id (per key), or the page's member link."""
-    body = request.get_json(silent=True) if request.is_json else None
-    if isinstance(body, dict) and isinstance(body.get("member_external_id"), str):
-        return "member:" + _digest(
-            request.headers.get("Authorization", "") + "|" + body["member_external_id"]
-        )
-    return "member:" + _digest(request.values.get("t", ""))
-
-
-DEVICE_COOKIE = "lixi_device"
-
-
-def device_identity() -> str:
-    """The browser a page play comes from (a random cookie set by the game page)."""
-    return "device:" + _digest(request.cookies.get(DEVICE_COOKIE, "none:" + client_ip()))
+DEVICE_COOKIE = "lixi_device"  # the game page's random id of a browser (games.abuse counts plays by it)
 
 
 def configured_limit(setting: str) -> Callable[[], str]:

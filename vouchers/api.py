@@ -7,16 +7,9 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from lixi.blueprints import SECURITY, api_blueprint
-from lixi.extensions import limiter
+from lixi.hotlimits import HotLimit, HotLimits, by_api_key, by_client_ip
 from lixi.idempotency import idempotent
 from lixi.openapi import api
-from lixi.ratelimit import (
-    api_key_identity,
-    client_ip,
-    configured_limit,
-    is_code_lookup_failure,
-    shared_limit_from,
-)
 from lixi.schemas import ErrorSchema
 from vouchers import offers, redemptions, service
 from vouchers.schemas import (
@@ -48,9 +41,18 @@ def _register_code_converter(state: BlueprintSetupState) -> None:
     api.register_converter(VoucherCodeConverter, lambda _: {"type": "string", "not": {"enum": ["validate"]}})
 
 
-# Guessing codes: failed look-ups (404) count per client across validate and redeem.
-failed_code_limit = shared_limit_from(
-    "RATE_LIMIT_FAILED_CODES", "failed-codes", client_ip, deduct_when=is_code_lookup_failure
+# The hot routes' limits, each route's in one Redis call (lixi/hotlimits.py says why not
+# Flask-Limiter). Guessing codes: failed look-ups (404) count per client across validate and redeem.
+_FAILED_CODES = HotLimit("RATE_LIMIT_FAILED_CODES", "failed-codes", by_client_ip, failures_only=True)
+validate_limits = HotLimits(
+    HotLimit("RATE_LIMIT_VALIDATE_PER_IP", "validate-ip", by_client_ip),
+    HotLimit("RATE_LIMIT_VALIDATE_PER_KEY", "validate-key", by_api_key),
+    _FAILED_CODES,
+)
+redeem_limits = HotLimits(
+    HotLimit("RATE_LIMIT_REDEEM_PER_IP", "redeem-ip", by_client_ip),
+    HotLimit("RATE_LIMIT_REDEEM_PER_KEY", "redeem-key", by_api_key),
+    _FAILED_CODES,
 )
 
 
@@ -131,9 +133,6 @@ def void_voucher(data: dict, code: str):
 
 
 @blp.route("/vouchers/validate", methods=["POST"])
-@limiter.limit(configured_limit("RATE_LIMIT_VALIDATE_PER_IP"), key_func=client_ip)
-@limiter.limit(configured_limit("RATE_LIMIT_VALIDATE_PER_KEY"), key_func=api_key_identity)
-@failed_code_limit
 @blp.arguments(CodeInSchema)
 @blp.response(200, ValidationOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="Unknown, forged or another brand's code.")
@@ -143,6 +142,7 @@ def void_voucher(data: dict, code: str):
 @blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable (rate-limit store down: fail closed)")
 @blp.doc(security=SECURITY)
+@validate_limits.guard
 def validate_voucher(data: dict):
     """Check that a code can be used now, here, for this bill, without using it.
 
@@ -159,9 +159,6 @@ def validate_voucher(data: dict):
 
 
 @blp.route("/redemptions", methods=["POST"])
-@limiter.limit(configured_limit("RATE_LIMIT_REDEEM_PER_IP"), key_func=client_ip)
-@limiter.limit(configured_limit("RATE_LIMIT_REDEEM_PER_KEY"), key_func=api_key_identity)
-@failed_code_limit
 @idempotent
 @blp.arguments(RedeemInSchema)
 @blp.response(201, RedemptionOutSchema)
@@ -170,6 +167,7 @@ def validate_voucher(data: dict):
 @blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable")
 @blp.doc(security=SECURITY)
+@redeem_limits.guard
 def redeem(data: dict):
     """Redeem a voucher at a merchant (a gift card: take `amount` from its balance).
 
