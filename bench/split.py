@@ -24,11 +24,13 @@ wrapped run's. The database's own CPU (PostgreSQL's server, Redis) is not in the
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import importlib
 import inspect
 import json
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -58,10 +60,12 @@ PARTS: dict[str, list[str]] = {
     "parse": [
         "webargs.core:Parser.parse",
         "marshmallow.schema:Schema.load",
-        "lixi.fastjson:FastIn.load",
+        "lixi.hotpath:FastIn.load",
     ],
     "database": [
         "sqlalchemy.orm.session:Session.execute",
+        "sqlalchemy.orm.session:Session.connection",
+        "sqlalchemy.orm.session:Session.close",
         "sqlalchemy.orm.session:Session.scalars",
         "sqlalchemy.orm.session:Session.scalar",
         "sqlalchemy.orm.session:Session.get",
@@ -92,7 +96,7 @@ PARTS: dict[str, list[str]] = {
         "marshmallow.schema:Schema.dump",
         "flask.json.provider:DefaultJSONProvider.dumps",
         "flask.json.provider:DefaultJSONProvider.response",
-        "lixi.fastjson:FastOut.response",
+        "lixi.hotpath:FastOut.response",
     ],
 }
 
@@ -201,6 +205,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint and run")
+    parser.add_argument(
+        "--profile", choices=["bare", "validate", "redeem", "play"], help="also cProfile this endpoint"
+    )
+    parser.add_argument("--top", type=int, default=40, help="functions shown by --profile")
     args = parser.parse_args()
     n = args.requests
     wrapped = install_wrappers()
@@ -212,7 +220,7 @@ def main() -> int:
             env = unlimited_env(database_url, redis_url, SECRET_KEYS="bench-key")
             api_key = migrate_and_create_brand(env, "Split")
             os.environ.update(env)
-            results = measure(api_key, n)
+            results = measure(api_key, n, args.profile, args.top)
     finally:
         if redis_server:
             redis_server.stop()
@@ -232,7 +240,7 @@ def main() -> int:
     return 0
 
 
-def measure(api_key: str, n: int) -> dict[str, dict]:
+def measure(api_key: str, n: int, profiled: str | None = None, top: int = 40) -> dict[str, dict]:
     from bench.bare_app import app as bare_app
     from lixi.app import create_app
 
@@ -247,7 +255,7 @@ def measure(api_key: str, n: int) -> dict[str, dict]:
 
     merchant = call("/merchants", {"name": "Split store"}, 201)["id"]
     offer = call("/offers", {"name": "50k", "kind": "fixed_amount", "value": 50000}, 201)["id"]
-    rounds = 3  # a warm-up, the unwrapped run, the wrapped run
+    rounds = 4  # a warm-up, the unwrapped run, the wrapped run, the profiled one
     codes = [v["code"] for v in call("/vouchers", {"offer_id": offer, "count": n * rounds}, 201)["vouchers"]]
     campaign = call(
         "/campaigns",
@@ -289,6 +297,10 @@ def measure(api_key: str, n: int) -> dict[str, dict]:
         per_request(calls, n)  # warm-up
         unwrapped = per_request(calls, n)
         results[name] = {"unwrapped": unwrapped, "split": split(calls, n)}
+        if name == profiled:
+            profile = cProfile.Profile()
+            profile.runcall(per_request, calls, n)
+            pstats.Stats(profile).sort_stats(os.environ.get("SPLIT_SORT", "tottime")).print_stats(top)
     return results
 
 

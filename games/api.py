@@ -20,6 +20,7 @@ from games.schemas import (
     StatusOutSchema,
 )
 from lixi.blueprints import SECURITY, api_blueprint
+from lixi.hotpath import hot_route
 from lixi.idempotency import idempotent
 from lixi.plugins import plugged
 from lixi.schemas import ErrorSchema
@@ -149,6 +150,7 @@ def record_event(data: dict):
 
 
 @blp.route("/campaigns/<int:campaign_id>/plays", methods=["POST"])
+@hot_route(abuse.api_plays)
 @idempotent
 @blp.arguments(PlayInSchema)
 @blp.response(201, PlayOutSchema)
@@ -159,7 +161,6 @@ def record_event(data: dict):
 @blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable")
 @blp.doc(security=SECURITY)
-@abuse.api_plays.guard
 def make_play(data: dict, campaign_id: int):
     """Play once for a member: the server draws the outcome and issues the prize's voucher.
 

@@ -45,12 +45,16 @@ _PLAYABLE = (
         _campaigns.c.pacing,
         _campaigns.c.plays_per_member_per_day,
         _brands.c.timezone,
+        select(_members.c.id)
+        .where(
+            _members.c.brand_id == bindparam("b_brand_id"),
+            _members.c.external_id == bindparam("b_external_id"),
+        )
+        .scalar_subquery()
+        .label("member_id"),
     )
     .join(_brands, _brands.c.id == _campaigns.c.brand_id)
     .where(_campaigns.c.id == bindparam("b_campaign_id"), _campaigns.c.brand_id == bindparam("b_brand_id"))
-)
-_MEMBER_ID = select(_members.c.id).where(
-    _members.c.brand_id == bindparam("b_brand_id"), _members.c.external_id == bindparam("b_external_id")
 )
 _PRIZE_TABLE = (
     select(
@@ -190,7 +194,7 @@ def _prize_specs(campaign_id: int, seed: str) -> tuple[PrizeSpec, ...]:
     """A campaign's prize table, cached per worker: prizes never change once a campaign has a seed
     (only drafts can be edited, and activation draws the seed), and the seed keys the cache, so a
     reused id can never hand out another campaign's prizes."""
-    rows = db.session.execute(_PRIZE_TABLE, {"b_campaign_id": campaign_id}).all()
+    rows = db.session.connection().execute(_PRIZE_TABLE, {"b_campaign_id": campaign_id}).all()
     return tuple(PrizeSpec(*row) for row in rows)
 
 
@@ -200,7 +204,9 @@ def _candidates(
     """Prizes that may still be won now: stock, today's cap, the budget (and a passed moment) have room.
 
     Read inside the play's write transaction (under SQLite's write lock, it is exact)."""
-    rows = db.session.execute(_PRIZE_ROOM, {"b_campaign_id": campaign_id, "b_today": today}).all()
+    rows = (
+        db.session.connection().execute(_PRIZE_ROOM, {"b_campaign_id": campaign_id, "b_today": today}).all()
+    )
     room = {prize_id: (left, won_today or 0) for prize_id, left, won_today, _, _ in rows}
     _, _, _, spent, budget = rows[0]
     paced = [p.id for p in prizes if p.stock is not None] if pacing else []
@@ -229,12 +235,12 @@ def _try_to_take(
     session = db.session
     savepoint = session.begin_nested()
     params = {"b_prize_id": prize.id, "b_campaign_id": campaign_id, "b_today": today, "b_cost": prize.value}
-    ok = prize.stock is None or session.execute(_TAKE_STOCK, params).rowcount == 1
+    ok = prize.stock is None or session.connection().execute(_TAKE_STOCK, params).rowcount == 1
     if ok and prize.daily_cap is not None:
         insert_ignoring_duplicates(PrizeDay, {"prize_id": prize.id, "day": today})
-        ok = session.execute(_TAKE_DAILY, {**params, "b_cap": prize.daily_cap}).rowcount == 1
+        ok = session.connection().execute(_TAKE_DAILY, {**params, "b_cap": prize.daily_cap}).rowcount == 1
     if ok and prize.value:
-        ok = session.execute(_SPEND_BUDGET, params).rowcount == 1
+        ok = session.connection().execute(_SPEND_BUDGET, params).rowcount == 1
     if ok and paced and prize.stock is not None:
         ok = claim_moment(prize.id, play_id, now)
     if ok:
@@ -257,10 +263,14 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
     today = timeutil.local_date(now, campaign.timezone)
     with write_transaction() as session:
         left = _use_a_play(session, campaign, member_id, today)
-        play_id = session.execute(
-            _INSERT_PLAY,
-            {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now},
-        ).scalar_one()
+        play_id = (
+            session.connection()
+            .execute(
+                _INSERT_PLAY,
+                {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now},
+            )
+            .scalar_one()
+        )
         if campaign.draw_at is not None:
             # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
             return PlayResult(_record_entry(session, brand_id, campaign, play_id), None, None, left)
@@ -274,30 +284,28 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
 
 def _playable(brand_id: int, campaign_id: int, member_external_id: str) -> tuple[Row, int]:
     """The running campaign (a _PLAYABLE row) and the member's id; 404 or 409 otherwise."""
-    campaign = db.session.execute(_PLAYABLE, {"b_campaign_id": campaign_id, "b_brand_id": brand_id}).first()
+    params = {"b_campaign_id": campaign_id, "b_brand_id": brand_id, "b_external_id": member_external_id}
+    campaign = db.session.connection().execute(_PLAYABLE, params).first()
     if campaign is None:
         raise NotFound("No such campaign.")
     if not _is_running(campaign):
         raise GameConflict(GameErrorCode.CAMPAIGN_NOT_ACTIVE, {"status": campaign.status})
-    member_id = db.session.execute(
-        _MEMBER_ID, {"b_brand_id": brand_id, "b_external_id": member_external_id}
-    ).scalar()
-    if member_id is None:
+    if campaign.member_id is None:
         raise NotFound("No such member.")
-    return campaign, member_id
+    return campaign, campaign.member_id
 
 
 def _use_a_play(session: Session, campaign: Row, member_id: int, today: date) -> int:
     """Use one of the member's plays and count it against today's limit; the plays left after it."""
     bound = {"b_campaign_id": campaign.id, "b_member_id": member_id}
-    left = session.execute(_USE_A_PLAY, bound).scalar()
+    left = session.connection().execute(_USE_A_PLAY, bound).scalar()
     if left is None:
         raise GameConflict(GameErrorCode.NO_PLAYS_LEFT)
     if campaign.plays_per_member_per_day is not None:
         insert_ignoring_duplicates(
             MemberDay, {"campaign_id": campaign.id, "member_id": member_id, "day": today}
         )
-        counted = session.execute(
+        counted = session.connection().execute(
             _COUNT_TODAY, {**bound, "b_today": today, "b_limit": campaign.plays_per_member_per_day}
         )
         if counted.rowcount != 1:
@@ -308,7 +316,7 @@ def _use_a_play(session: Session, campaign: Row, member_id: int, today: date) ->
 def _record_entry(session: Session, brand_id: int, campaign: Row, play_id: int) -> PlayRecord:
     """A lucky-draw entry: the proof says when it will be drawn; no prize yet."""
     proof = {"seed_hash": campaign.seed_hash, "entry": True, "draw_at": campaign.draw_at.isoformat()}
-    session.execute(
+    session.connection().execute(
         _FINISH_PLAY, {"b_play_id": play_id, "prize_id": None, "voucher_id": None, "proof": proof}
     )
     record_audit(brand_id, ENTRY_MADE, "play", play_id, {"campaign_id": campaign.id})
@@ -357,7 +365,7 @@ def _record_proof(
         "skipped": choice.skipped,
         "prize_id": prize_id,
     }
-    session.execute(
+    session.connection().execute(
         _FINISH_PLAY,
         {
             "b_play_id": play_id,

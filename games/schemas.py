@@ -170,8 +170,8 @@ class WonPrizeSchema(Schema):
 class PlayOutSchema(Schema):
     id = fields.Function(lambda r: r.play.id)
     entered = fields.Function(lambda r: bool(r.play.proof.get("entry")))
-    prize = fields.Function(lambda r: WonPrizeSchema().dump(r.prize) if r.prize else None)
-    voucher = fields.Function(lambda r: VoucherOutSchema().dump(r.voucher) if r.voucher else None)
+    prize = fields.Nested(WonPrizeSchema, allow_none=True)
+    voucher = fields.Nested(VoucherOutSchema, allow_none=True)
     plays_left = fields.Integer()
     proof = fields.Function(lambda r: r.play.proof)
 

@@ -54,9 +54,10 @@ def record_audit(
     data: dict[str, Any] | None = None,
     actor: str | None = None,
 ) -> None:
-    """Write the row now, in the caller's transaction (a plain INSERT: no unit-of-work flush)."""
-    db.session.execute(
-        _INSERT_AUDIT_EVENT, [audit_row(brand_id, action, subject_type, subject_id, data, actor)]
+    """Write the row now, in the caller's transaction: a plain INSERT on its connection (no
+    unit-of-work flush, no ORM execution events: every state change of the hot paths runs it)."""
+    db.session.connection().execute(
+        _INSERT_AUDIT_EVENT, audit_row(brand_id, action, subject_type, subject_id, data, actor)
     )
 
 

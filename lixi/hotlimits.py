@@ -21,17 +21,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache, wraps
+from functools import lru_cache
 from typing import Any
 
 import redis
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from limits import RateLimitItem, parse_many
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from werkzeug.exceptions import HTTPException
 
 from lixi.errors import DomainError, ErrorCode
+from lixi.extensions import limiter
 from lixi.ratelimit import client_ip
 
 # KEYS: the counters, then (optional) a tally of refusals. ARGV: how many of the counters this
@@ -133,6 +133,12 @@ def init_hot_limits(app: Flask) -> None:
     app.extensions["lixi_hot_limiter"] = HotLimiter(app)
 
 
+@limiter.request_filter  # once per process, on the shared extension
+def _is_hot_route() -> bool:
+    """Flask-Limiter has no limits on the hot routes: this spares them its per-request filtering."""
+    return getattr(current_app.view_functions.get(request.endpoint or ""), "lixi_hot", False)
+
+
 @dataclass(frozen=True)
 class _Counter:
     key: str
@@ -186,26 +192,6 @@ class HotLimits:
         if failures:
             script = HotLimiter.of(current_app).count
             script(keys=[c.key for c in failures], args=[c.window_ms for c in failures])
-
-    def guard(self, view: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorate an API view (under `blp.arguments`, so it gets the parsed body first): the tenant
-        is the authenticated key's brand (g.brand_id)."""
-
-        @wraps(view)
-        def guarded(data: dict, *args: Any, **kwargs: Any) -> Any:
-            self.check(g.brand_id, data)
-            try:
-                return view(data, *args, **kwargs)
-            except (DomainError, HTTPException) as error:
-                if _status(error) == 404:
-                    self.count_failure(g.brand_id, data)
-                raise
-
-        return guarded
-
-
-def _status(error: DomainError | HTTPException) -> int | None:
-    return error.status if isinstance(error, DomainError) else error.code
 
 
 def key_slots(keys: Sequence[str]) -> set[int]:

@@ -103,7 +103,13 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
         return response
 
     add_operation_doc(wrapper, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    wrapper.lixi_idempotent = True  # type: ignore[attr-defined] - copied outwards by functools.wraps
     return wrapper
+
+
+def is_idempotent(view: Callable) -> bool:
+    """Whether `view` is, or wraps, an @idempotent view."""
+    return getattr(view, "lixi_idempotent", False)
 
 
 def purge_expired_records() -> int:

@@ -36,11 +36,14 @@ def publish(brand_id: int, topic: str, payload: dict[str, Any]) -> None:
     """
     plugins = plugged()
     assert topic in plugins.topics, topic  # a domain names its topics in its register(app)
-    session = db.session()
-    message_id = session.execute(
-        _INSERT,
-        {"brand_id": brand_id, "topic": topic, "payload": payload, "created_at": utcnow(), "attempts": 0},
-    ).scalar_one()
+    message_id = (
+        db.session.connection()
+        .execute(  # Core on the transaction's connection, as record_audit
+            _INSERT,
+            {"brand_id": brand_id, "topic": topic, "payload": payload, "created_at": utcnow(), "attempts": 0},
+        )
+        .scalar_one()
+    )
     for hook in plugins.outbox_hooks:
         if hook.wants(brand_id, topic):
             call_after_commit(hook.after_commit, message_id)

@@ -8,6 +8,7 @@ from werkzeug.routing import BaseConverter
 
 from lixi.blueprints import SECURITY, api_blueprint
 from lixi.hotlimits import HotLimit, HotLimits, by_api_key, by_client_ip
+from lixi.hotpath import hot_route
 from lixi.idempotency import idempotent
 from lixi.openapi import api
 from lixi.schemas import ErrorSchema
@@ -133,6 +134,7 @@ def void_voucher(data: dict, code: str):
 
 
 @blp.route("/vouchers/validate", methods=["POST"])
+@hot_route(validate_limits)
 @blp.arguments(CodeInSchema)
 @blp.response(200, ValidationOutSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="Unknown, forged or another brand's code.")
@@ -142,7 +144,6 @@ def void_voucher(data: dict, code: str):
 @blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable (rate-limit store down: fail closed)")
 @blp.doc(security=SECURITY)
-@validate_limits.guard
 def validate_voucher(data: dict):
     """Check that a code can be used now, here, for this bill, without using it.
 
@@ -159,6 +160,7 @@ def validate_voucher(data: dict):
 
 
 @blp.route("/redemptions", methods=["POST"])
+@hot_route(redeem_limits)
 @idempotent
 @blp.arguments(RedeemInSchema)
 @blp.response(201, RedemptionOutSchema)
@@ -167,7 +169,6 @@ def validate_voucher(data: dict):
 @blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
 @blp.alt_response(503, schema=ErrorSchema, description="unavailable")
 @blp.doc(security=SECURITY)
-@redeem_limits.guard
 def redeem(data: dict):
     """Redeem a voucher at a merchant (a gift card: take `amount` from its balance).
 

@@ -19,10 +19,10 @@ from lixi.merchants import list_merchants
 from lixi.models import Brand, Merchant, StaffUser
 from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers.errors import VoucherConflict
-from vouchers.models import Redemption, Voucher
-from vouchers.redemptions import get_redemption, redeem_voucher, void_redemption
+from vouchers.models import Redemption
+from vouchers.redemptions import RedemptionRecord, get_redemption, redeem_voucher, void_redemption
 from vouchers.rules import amount_off, check_usable
-from vouchers.service import lookup_voucher
+from vouchers.snapshot import VoucherSnapshot, snapshot_voucher
 
 TODAY_LIMIT = 200  # a busy counter's day fits; the dashboard has the full history
 
@@ -31,14 +31,14 @@ TODAY_LIMIT = 200  # a busy counter's day fits; the dashboard has the full histo
 class Verdict:
     """What a scan found: the voucher, why it cannot be used here (if so), and what it takes off now."""
 
-    voucher: Voucher
+    voucher: VoucherSnapshot
     refusal: VoucherConflict | None
     amount: int | None
 
 
 def check_at_store(brand_id: int, merchant_id: int, presented: str, bill_amount: int | None) -> Verdict:
     """Unknown, forged or another brand's code: NotFound (one answer). Otherwise a verdict."""
-    voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
+    voucher, valid_here = snapshot_voucher(brand_id, presented, merchant_id)
     try:
         check_usable(voucher, valid_here, bill_amount)
     except VoucherConflict as refusal:
@@ -53,7 +53,7 @@ def redeem_at_store(
     amount: int | None,
     bill_amount: int | None,
     idempotency_key: str | None,
-) -> Redemption:
+) -> RedemptionRecord:
     return redeem_voucher(
         user.brand_id,
         presented,

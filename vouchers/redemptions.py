@@ -7,11 +7,11 @@ and PostgreSQL alike, across processes, without locks in Python.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Update, and_, bindparam, case, insert, or_, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from lixi.audit import current_actor, record_audit
 from lixi.database import write_transaction
@@ -24,7 +24,7 @@ from vouchers import events
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
 from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 from vouchers.rules import Check, amount_off, check_usable, discount_for, lost_race
-from vouchers.service import lookup_voucher
+from vouchers.snapshot import OfferTerms, VoucherSnapshot, reread, snapshot_voucher
 
 # The statements of the hot path, built once. Each UPDATE is the whole guarantee: it matches
 # only a voucher still issued, unexpired (and, for a gift card, with the balance), so of any
@@ -54,14 +54,28 @@ _TAKE_FROM_BALANCE = (
     .returning(*_CHANGED)
     .execution_options(synchronize_session=False)
 )
-_INSERT_REDEMPTION = insert(Redemption).returning(Redemption)
+_INSERT_REDEMPTION = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionRecord:
+    """A redemption as it was just written (RedemptionOutSchema's attributes), with its voucher after it."""
+
+    id: int
+    voucher: VoucherSnapshot
+    amount: int
+    bill_amount: int | None
+    merchant_id: int
+    created_at: datetime
+    voided_at: None = None
+    void_reason: None = None
 
 
 def validate_voucher(
     brand_id: int, presented: str, merchant_id: int | None = None, bill_amount: int | None = None
 ) -> Check:
     """Whether the code can be used now (here, for this bill), and what it would take; changes nothing."""
-    voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
+    voucher, valid_here = snapshot_voucher(brand_id, presented, merchant_id)
     check_usable(voucher, valid_here, bill_amount)
     return Check(voucher, amount_off(voucher, bill_amount))
 
@@ -75,14 +89,14 @@ def redeem_voucher(
     idempotency_key: str | None = None,
     actor: str = "api",
     staff_user_id: int | None = None,
-) -> Redemption:
+) -> RedemptionRecord:
     """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction.
 
     The checks run before the write lock is taken (on SQLite writers queue behind it); the
     conditional UPDATE inside the transaction re-checks status, expiry and balance, so a
     voucher changed in between is refused, never redeemed twice.
     """
-    voucher, valid_here = lookup_voucher(brand_id, presented, merchant_id)
+    voucher, valid_here = snapshot_voucher(brand_id, presented, merchant_id)
     offer = voucher.offer
     check_usable(voucher, valid_here, bill_amount)
     if offer.min_bill and bill_amount is None:
@@ -92,11 +106,11 @@ def redeem_voucher(
     params = {"voucher_id": voucher.id, "at": now, "take": taken}
 
     with write_transaction() as session:
-        changed = session.execute(redeem, params).first()
+        connection = session.connection()
+        changed = connection.execute(redeem, params).first()
         if changed is None:
-            raise lost_race(voucher, amount)
-        for name, value in changed._mapping.items():
-            set_committed_value(voucher, name, value)
+            raise lost_race(reread(voucher, brand_id), amount)
+        voucher.status, voucher.balance, voucher.redeemed_at = changed
         row = {
             "brand_id": brand_id,
             "voucher_id": voucher.id,
@@ -108,12 +122,15 @@ def redeem_voucher(
             "staff_user_id": staff_user_id,
             "created_at": now,
         }
-        redemption = session.scalars(_INSERT_REDEMPTION, [row]).one()
+        redemption_id = connection.execute(_INSERT_REDEMPTION, row).scalar_one()
+        redemption = RedemptionRecord(redemption_id, voucher, taken, bill_amount, merchant_id, now)
         _record_redemption(brand_id, voucher, redemption, now)
     return redemption
 
 
-def _what_to_take(offer: Offer, amount: int | None, bill_amount: int | None) -> tuple[int, Update]:
+def _what_to_take(
+    offer: Offer | OfferTerms, amount: int | None, bill_amount: int | None
+) -> tuple[int, Update]:
     """What redeeming takes, and the UPDATE that takes it: part of a gift card's balance, or the voucher."""
     if offer.kind == OfferKind.GIFT_CARD:
         if amount is None:
@@ -125,7 +142,9 @@ def _what_to_take(offer: Offer, amount: int | None, bill_amount: int | None) -> 
     return discount, _USE_ONCE
 
 
-def _record_redemption(brand_id: int, voucher: Voucher, redemption: Redemption, now: datetime) -> None:
+def _record_redemption(
+    brand_id: int, voucher: VoucherSnapshot, redemption: RedemptionRecord, now: datetime
+) -> None:
     """The audit row and the outbox event of a redemption, in its transaction."""
     record_audit(
         brand_id,

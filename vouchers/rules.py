@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -11,10 +12,13 @@ from lixi.timeutil import utcnow
 from vouchers.errors import VoucherConflict, VoucherErrorCode
 from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
 
+if TYPE_CHECKING:
+    from vouchers.snapshot import OfferTerms, VoucherSnapshot
 
-def lost_race(voucher: Voucher, amount: int | None) -> VoucherConflict:
-    """The conditional UPDATE matched nothing: someone changed the voucher first. Say what."""
-    db.session.refresh(voucher)
+
+def lost_race(voucher: Voucher | VoucherSnapshot, amount: int | None) -> VoucherConflict:
+    """The conditional UPDATE matched nothing: someone changed the voucher first. Say what, from
+    the voucher as it is now (read again by the caller)."""
     if voucher.held_by is not None:
         return VoucherConflict(VoucherErrorCode.HELD)
     if voucher.status == VoucherStatus.VOIDED:
@@ -32,11 +36,11 @@ def lost_race(voucher: Voucher, amount: int | None) -> VoucherConflict:
 class Check:
     """What validation found: the voucher and what it would take off the bill (if known)."""
 
-    voucher: Voucher
+    voucher: Voucher | VoucherSnapshot
     amount: int | None
 
 
-def discount_for(offer: Offer, bill_amount: int | None) -> int | None:
+def discount_for(offer: Offer | OfferTerms, bill_amount: int | None) -> int | None:
     """What a single-use voucher takes off a bill; None when it depends on an unknown bill."""
     if offer.kind == OfferKind.FREE_ITEM:
         return offer.value
@@ -50,14 +54,14 @@ def discount_for(offer: Offer, bill_amount: int | None) -> int | None:
     return None
 
 
-def amount_off(voucher: Voucher, bill_amount: int | None) -> int | None:
+def amount_off(voucher: Voucher | VoucherSnapshot, bill_amount: int | None) -> int | None:
     """What using the voucher now takes off the bill; None for a gift card (the cashier says how much)."""
     if voucher.offer.kind == OfferKind.GIFT_CARD:
         return None
     return discount_for(voucher.offer, bill_amount)
 
 
-def _last_redemption(voucher: Voucher) -> Redemption | None:
+def _last_redemption(voucher: Voucher | VoucherSnapshot) -> Redemption | None:
     query = (
         select(Redemption)
         .where(Redemption.voucher_id == voucher.id, Redemption.voided_at.is_(None))
@@ -67,7 +71,7 @@ def _last_redemption(voucher: Voucher) -> Redemption | None:
     return db.session.execute(query).scalar()
 
 
-def _already_redeemed(voucher: Voucher) -> VoucherConflict:
+def _already_redeemed(voucher: Voucher | VoucherSnapshot) -> VoucherConflict:
     last = _last_redemption(voucher)
     details = {}
     if last is not None:
@@ -79,7 +83,7 @@ def _already_redeemed(voucher: Voucher) -> VoucherConflict:
     return VoucherConflict(VoucherErrorCode.ALREADY_REDEEMED, details)
 
 
-def check_usable(voucher: Voucher, valid_here: bool, bill_amount: int | None) -> None:
+def check_usable(voucher: Voucher | VoucherSnapshot, valid_here: bool, bill_amount: int | None) -> None:
     """Raise the first reason this voucher cannot be used now (at this merchant, for this bill)."""
     now = utcnow()
     offer = voucher.offer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from marshmallow import Schema, fields, validate
 
 from lixi.models import MAX_ID
@@ -17,8 +17,14 @@ ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 def base_url() -> str:
-    """PUBLIC_BASE_URL when set (behind a proxy), else the request's own scheme and host."""
-    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    """PUBLIC_BASE_URL when set (behind a proxy), else the request's own scheme and host (worked out
+    once per request: a voucher's answer has three links)."""
+    configured = current_app.config["PUBLIC_BASE_URL"]
+    if configured:
+        return configured
+    if "lixi_base_url" not in g:
+        g.lixi_base_url = request.host_url.rstrip("/")
+    return g.lixi_base_url
 
 
 def voucher_url(token: str, suffix: str = "") -> str:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lixi.audit import record_audit
@@ -24,7 +24,7 @@ from lixi.timeutil import end_of_local_day, local_date, utcnow
 from vouchers import events
 from vouchers.codes import new_code, normalize_code
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
-from vouchers.models import Offer, OfferKind, Voucher, VoucherStatus, offer_merchants
+from vouchers.models import Offer, OfferKind, Voucher, VoucherStatus
 from vouchers.offers import get_offer
 from vouchers.rules import lost_race
 
@@ -180,50 +180,17 @@ def code_from_input(presented: str) -> str | None:
     return normalize_code(text)
 
 
-def find_voucher(brand_id: int, presented: str) -> Voucher:
-    """The brand's voucher for a code or token; one generic 404 for anything else."""
-    return lookup_voucher(brand_id, presented, None)[0]
-
-
-# The hottest statements of the API, built once: constructing a SELECT costs more than running it.
 _BY_CODE = select(Voucher).where(Voucher.brand_id == bindparam("brand_id"), Voucher.code == bindparam("code"))
-_BY_CODE_AT_MERCHANT = _BY_CODE.add_columns(
-    (
-        ~exists().where(offer_merchants.c.offer_id == Voucher.offer_id)
-        | exists().where(
-            offer_merchants.c.offer_id == Voucher.offer_id,
-            offer_merchants.c.merchant_id == bindparam("merchant_id"),
-        )
-    ).label("valid_here"),
-    exists()
-    .where(Merchant.id == bindparam("merchant_id"), Merchant.brand_id == bindparam("brand_id"))
-    .label("merchant_known"),
-)
 
 
-def lookup_voucher(brand_id: int, presented: str, merchant_id: int | None) -> tuple[Voucher, bool]:
-    """The voucher (with offer and member) and whether it is valid at `merchant_id`, in one query.
-
-    Validation is the hottest path of the API, so the merchant checks ride along as EXISTS
-    columns instead of costing queries of their own. Raises 404 for an unknown code and
-    422 for a merchant that is not the brand's.
-    """
+def find_voucher(brand_id: int, presented: str) -> Voucher:
+    """The brand's voucher (the ORM entity, to change it) for a code, token or URL; one generic 404
+    for anything else. Validate and redeem read a snapshot instead (vouchers.snapshot)."""
     code = code_from_input(presented)
-    if code is None:
+    voucher = db.session.execute(_BY_CODE, {"brand_id": brand_id, "code": code}).scalar() if code else None
+    if voucher is None:
         raise NotFound(UNKNOWN_CODE)
-    params = {"brand_id": brand_id, "code": code}
-    if merchant_id is None:
-        voucher = db.session.execute(_BY_CODE, params).scalar()
-        if voucher is None:
-            raise NotFound(UNKNOWN_CODE)
-        return voucher, True
-    row = db.session.execute(_BY_CODE_AT_MERCHANT, {**params, "merchant_id": merchant_id}).first()
-    if row is None:
-        raise NotFound(UNKNOWN_CODE)
-    voucher, valid_here, merchant_known = row
-    if not merchant_known:
-        raise invalid_field("merchant_id", "No such merchant.")
-    return voucher, bool(valid_here)
+    return voucher
 
 
 def find_voucher_by_token(token: str) -> Voucher | None:
@@ -273,6 +240,7 @@ def void_voucher(brand_id: int, presented: str, reason: str | None = None) -> Vo
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
+            session.refresh(voucher)
             raise lost_race(voucher, None)
         session.refresh(voucher)
         record_audit(brand_id, events.VOUCHER_VOIDED, "voucher", voucher.code, {"reason": reason})
