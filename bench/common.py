@@ -135,17 +135,6 @@ def _slice_file(args: argparse.Namespace, codes: list[str], index: int, label: s
     return path
 
 
-def repeated(
-    args: argparse.Namespace, url: str, codes: list[str], api_key: str, extra: str, field: str = "code"
-) -> dict:
-    """wrk `args.repeat` times; each run gets its own slice of `codes` (a redeem uses a code once)."""
-    runs = [
-        wrk(url, _slice_file(args, codes, index), api_key, extra, args, field=field)
-        for index in range(args.repeat)
-    ]
-    return best_of(runs)
-
-
 @dataclass
 class Load:
     """One endpoint to load: POST {field: <code>, …extra} to `url`, codes taken from `codes`."""
@@ -184,12 +173,6 @@ def bare_sample(args: argparse.Namespace) -> list[str]:
     return [f"SAMPLE{i:08d}" for i in range(1000 * args.repeat)]
 
 
-def measure_bare(args: argparse.Namespace) -> dict:
-    """The yardstick under the same gunicorn settings, best of `args.repeat` runs."""
-    with bare_server(args) as bare:
-        return repeated(args, f"{bare.url}/api/v1/vouchers/validate", bare_sample(args), "none", "")
-
-
 def bare_server(args: argparse.Namespace) -> LiveServer:
     """The bare yardstick app under the same gunicorn settings as Lixi (a context manager)."""
     from harness.liveserver import LiveServer
@@ -206,6 +189,17 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "3")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
+
+
+# Issue 13's targets: (ratio to the bare endpoint, p99 in ms), by database.
+HOT_TARGETS = {
+    "sqlite": {"validate": (0.40, 100), "redeem": (0.25, 150), "play": (0.25, 150)},
+    "postgresql": {"validate": (0.30, 100), "redeem": (0.15, 150), "play": (0.15, 150)},
+}
+
+
+def hot_targets(database: str) -> dict[str, tuple[float, float]]:
+    return HOT_TARGETS["postgresql" if database.startswith("postgres") else "sqlite"]
 
 
 def judge(results: dict, targets: dict[str, tuple[float, float]], names: list[str]) -> None:

@@ -76,6 +76,8 @@ PARTS: dict[str, list[str]] = {
         "sqlalchemy.orm.session:SessionTransaction.commit",
         "sqlalchemy.orm.session:SessionTransaction.rollback",
         "sqlalchemy.engine.base:Connection.execute",
+        "sqlalchemy.engine.base:Engine.connect",
+        "sqlalchemy.engine.base:Connection.close",
         "sqlalchemy.engine.base:Connection.exec_driver_sql",
         "sqlalchemy.engine.result:Result.first",
         "sqlalchemy.engine.result:Result.one",

@@ -28,6 +28,7 @@ from bench.common import (  # noqa: E402
     add_load_options,
     bare_sample,
     bare_server,
+    hot_targets,
     interleaved,
     post,
     print_table,
@@ -133,9 +134,6 @@ def time_qr(fetched: list[dict], rendered: list[dict]) -> dict:
     }
 
 
-TARGETS = {"validate": (0.5, 100), "redeem": (0.45, 100)}
-
-
 def report(results: dict) -> None:
     s = results["settings"]
     print(
@@ -144,7 +142,7 @@ def report(results: dict) -> None:
         f"{os.cpu_count()} cores shared with wrk; 1-min load average at start "
         f"{results['load_before'][0]:.1f}, at end {results['load_after'][0]:.1f} (with this benchmark)"
     )
-    print_table(results, TARGETS, ["validate", "redeem"])
+    print_table(results, hot_targets(s["database"]), ["validate", "redeem"])
     issue = results["issue"]
     print(
         f"issue:  {issue['vouchers']:,} vouchers in {issue['calls']} calls: {issue['seconds']:.1f} s "

@@ -21,7 +21,7 @@ from games.models import Campaign, CampaignStatus, MemberDay, MemberPlays, Play,
 from games.pacing import claim_moment, open_moments
 from lixi import timeutil
 from lixi.audit import record_audit
-from lixi.database import insert_ignoring_duplicates, write_transaction
+from lixi.database import insert_ignoring_duplicates, read_row, write_transaction
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Brand, Member
@@ -285,7 +285,7 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
 def _playable(brand_id: int, campaign_id: int, member_external_id: str) -> tuple[Row, int]:
     """The running campaign (a _PLAYABLE row) and the member's id; 404 or 409 otherwise."""
     params = {"b_campaign_id": campaign_id, "b_brand_id": brand_id, "b_external_id": member_external_id}
-    campaign = db.session.connection().execute(_PLAYABLE, params).first()
+    campaign = read_row(_PLAYABLE, params)
     if campaign is None:
         raise NotFound("No such campaign.")
     if not _is_running(campaign):

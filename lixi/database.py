@@ -188,3 +188,19 @@ def insert_ignoring_duplicates(model: Any, values: dict[str, Any]) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert
     session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def read_row(statement: Any, params: dict[str, Any]) -> Any:
+    """The first row of one read-only statement: the hot paths' reads before their write.
+
+    On PostgreSQL, outside a transaction, it runs on an autocommit connection: one round trip
+    instead of three (BEGIN, the SELECT, and the ROLLBACK when the request ends). Inside the
+    session's transaction (an Idempotency-Key claim began one), it reads there, so one request
+    never holds two pooled connections. SQLite reads in process, through the session.
+    """
+    session = db.session()
+    engine = session.get_bind()
+    if engine.dialect.name == "postgresql" and not session.in_transaction():
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.execute(statement, params).first()
+    return session.connection().execute(statement, params).first()

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Row, bindparam, exists, select
 
+from lixi.database import read_row
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Member, Merchant
@@ -113,14 +114,13 @@ def snapshot_voucher(brand_id: int, presented: str, merchant_id: int | None) -> 
     code = code_from_input(presented)
     if code is None:
         raise NotFound(UNKNOWN_CODE)
-    connection = db.session.connection()
     params = {"brand_id": brand_id, "code": code}
     if merchant_id is None:
-        row = connection.execute(_BY_CODE, params).first()
+        row = read_row(_BY_CODE, params)
         if row is None:
             raise NotFound(UNKNOWN_CODE)
         return _snapshot(row), True
-    row = connection.execute(_BY_CODE_AT_MERCHANT, {**params, "merchant_id": merchant_id}).first()
+    row = read_row(_BY_CODE_AT_MERCHANT, {**params, "merchant_id": merchant_id})
     if row is None:
         raise NotFound(UNKNOWN_CODE)
     if not row.merchant_known:
