@@ -53,8 +53,8 @@ PARTS: dict[str, list[str]] = {
         "flask_limiter._extension:Limiter._Limiter__inject_headers",
         "flask_limiter._extension:Limiter._Limiter__check_conditional_deductions",
         "flask_limiter._extension:Limiter._Limiter__evaluate_limits",
-        "lixi.hotlimits:HotLimiter.check",
-        "lixi.hotlimits:HotLimiter.count_failure",
+        "lixi.hotlimits:HotLimits.check",
+        "lixi.hotlimits:HotLimits.count_failure",
     ],
     "auth": ["lixi.auth:require_api_key", "lixi.auth:_caller"],
     "parse": [

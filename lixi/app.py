@@ -11,6 +11,7 @@ from werkzeug.routing import IntegerConverter, Map
 from lixi import cli, errors, mail
 from lixi.api import blp as kernel_api
 from lixi.auth import init_staff_sessions
+from lixi.blueprints import NoSessionForTheApi
 from lixi.config import ROOT, Config
 from lixi.extensions import babel, csrf, db, limiter, migrate
 from lixi.formatting import register_template_helpers
@@ -40,6 +41,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.config.from_object(config or Config())
     register_request_parsing(app)
+    app.session_interface = NoSessionForTheApi()
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_smorest import Blueprint
 
 from lixi.auth import require_api_key
@@ -16,6 +17,16 @@ from lixi.schemas import ErrorSchema
 
 API_PREFIX = "/api/v1"
 SECURITY = [{"ApiKey": []}]
+
+
+class NoSessionForTheApi(SecureCookieSessionInterface):
+    """The JSON API authenticates with bearer keys and sets no cookies: its requests get a null
+    session (no cookie read, no signing serializer built per request, nothing saved)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX + "/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 class ApiBlueprint(Blueprint):

@@ -130,13 +130,31 @@ class HotLimiter:
 
 
 def init_hot_limits(app: Flask) -> None:
+    """After Flask-Limiter's init_app: the scripts, and Flask-Limiter's hooks skip the hot routes."""
     app.extensions["lixi_hot_limiter"] = HotLimiter(app)
+    # Flask-Limiter has no limits on the hot routes, yet its before, after and teardown hooks
+    # would each still run (its context, its filters, its headers) on every hot request.
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for index, hook in enumerate(hooks.get(None, [])):
+            if _owner(hook) is limiter:
+                hooks[None][index] = _unless_hot(hook)
 
 
-@limiter.request_filter  # once per process, on the shared extension
-def _is_hot_route() -> bool:
-    """Flask-Limiter has no limits on the hot routes: this spares them its per-request filtering."""
+def _owner(hook: Callable) -> object:
+    return getattr(hook, "__self__", None) or next(iter(getattr(hook, "args", ())), None)
+
+
+def is_hot_route() -> bool:
     return getattr(current_app.view_functions.get(request.endpoint or ""), "lixi_hot", False)
+
+
+def _unless_hot(hook: Callable) -> Callable:
+    def hook_unless_hot(*args: Any) -> Any:
+        if is_hot_route():
+            return args[0] if args else None  # an after_request hook hands the response on
+        return hook(*args)
+
+    return hook_unless_hot
 
 
 @dataclass(frozen=True)
