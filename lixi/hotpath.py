@@ -117,7 +117,7 @@ class FastIn:
             return None  # surrogate escapes: the JSON provider decides (lixi.parsing)
         try:
             decoded = self.decoder.decode(raw)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, ValueError):  # ValueError: bytes that are not UTF-8
             return None
         return {name: value for name in self.names if (value := getattr(decoded, name)) is not _UNSET}
 

@@ -130,3 +130,10 @@ def test_compiled_dumps_equal_marshmallow_dumps(app, api, brand, merchant, make_
         assert _same_dump(PlayOutSchema(), won)["voucher"]["kind"] == "fixed_amount"
         lost = plays.play(brand.id, losing["id"], "m-1")
         assert _same_dump(PlayOutSchema(), lost)["voucher"] is None
+
+
+def test_a_hot_body_that_is_not_utf8_is_a_400_not_a_crash(client, brand):
+    body = b'{"code": "\xed\xa0\x80"}'  # a surrogate encoded as bytes: not UTF-8
+    headers = {**brand.headers, "Content-Type": "application/json"}
+    response = client.post("/api/v1/vouchers/validate", data=body, headers=headers)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_request"
