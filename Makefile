@@ -68,6 +68,7 @@ bench: setup system-packages
 	$(PY) bench/vouchers.py
 	$(PY) bench/games.py
 	$(PY) bench/loyalty.py
+	$(PY) bench/split.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

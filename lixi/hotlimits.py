@@ -19,7 +19,7 @@ with the other limits and counted after the answer, by a second script call that
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -210,13 +210,6 @@ class HotLimits:
         if failures:
             script = HotLimiter.of(current_app).count
             script(keys=[c.key for c in failures], args=[c.window_ms for c in failures])
-
-
-def key_slots(keys: Sequence[str]) -> set[int]:
-    """The Redis Cluster slots of `keys` (a test checks that one call's keys share one)."""
-    from redis.crc import key_slot
-
-    return {key_slot(key.encode()) for key in keys}
 
 
 def by_client_ip(_data: dict) -> str:

@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 
 from lixi.extensions import db
 from lixi.timeutil import utcnow
 from vouchers.errors import VoucherConflict, VoucherErrorCode
-from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
-
-if TYPE_CHECKING:
-    from vouchers.snapshot import OfferTerms, VoucherSnapshot
+from vouchers.models import OfferKind, Redemption, VoucherStatus
 
 
-def lost_race(voucher: Voucher | VoucherSnapshot, amount: int | None) -> VoucherConflict:
+class Terms(Protocol):
+    """What the rules read of an offer: the ORM Offer or a snapshot's OfferTerms (vouchers.snapshot)."""
+
+    kind: str
+    value: int
+    max_discount: int | None
+    min_bill: int | None
+
+
+class UsableVoucher(Protocol):
+    """What the rules read of a voucher: the ORM Voucher or a VoucherSnapshot."""
+
+    id: int
+    status: str
+    held_by: str | None
+    balance: int | None
+    expires_at: datetime | None
+
+    @property
+    def offer(self) -> Terms: ...
+
+    def status_at(self, instant: datetime) -> str: ...
+
+
+def lost_race(voucher: UsableVoucher, amount: int | None) -> VoucherConflict:
     """The conditional UPDATE matched nothing: someone changed the voucher first. Say what, from
     the voucher as it is now (read again by the caller)."""
     if voucher.held_by is not None:
@@ -36,11 +58,11 @@ def lost_race(voucher: Voucher | VoucherSnapshot, amount: int | None) -> Voucher
 class Check:
     """What validation found: the voucher and what it would take off the bill (if known)."""
 
-    voucher: Voucher | VoucherSnapshot
+    voucher: UsableVoucher
     amount: int | None
 
 
-def discount_for(offer: Offer | OfferTerms, bill_amount: int | None) -> int | None:
+def discount_for(offer: Terms, bill_amount: int | None) -> int | None:
     """What a single-use voucher takes off a bill; None when it depends on an unknown bill."""
     if offer.kind == OfferKind.FREE_ITEM:
         return offer.value
@@ -54,14 +76,14 @@ def discount_for(offer: Offer | OfferTerms, bill_amount: int | None) -> int | No
     return None
 
 
-def amount_off(voucher: Voucher | VoucherSnapshot, bill_amount: int | None) -> int | None:
+def amount_off(voucher: UsableVoucher, bill_amount: int | None) -> int | None:
     """What using the voucher now takes off the bill; None for a gift card (the cashier says how much)."""
     if voucher.offer.kind == OfferKind.GIFT_CARD:
         return None
     return discount_for(voucher.offer, bill_amount)
 
 
-def _last_redemption(voucher: Voucher | VoucherSnapshot) -> Redemption | None:
+def _last_redemption(voucher: UsableVoucher) -> Redemption | None:
     query = (
         select(Redemption)
         .where(Redemption.voucher_id == voucher.id, Redemption.voided_at.is_(None))
@@ -71,7 +93,7 @@ def _last_redemption(voucher: Voucher | VoucherSnapshot) -> Redemption | None:
     return db.session.execute(query).scalar()
 
 
-def _already_redeemed(voucher: Voucher | VoucherSnapshot) -> VoucherConflict:
+def _already_redeemed(voucher: UsableVoucher) -> VoucherConflict:
     last = _last_redemption(voucher)
     details = {}
     if last is not None:
@@ -83,7 +105,7 @@ def _already_redeemed(voucher: Voucher | VoucherSnapshot) -> VoucherConflict:
     return VoucherConflict(VoucherErrorCode.ALREADY_REDEEMED, details)
 
 
-def check_usable(voucher: Voucher | VoucherSnapshot, valid_here: bool, bill_amount: int | None) -> None:
+def check_usable(voucher: UsableVoucher, valid_here: bool, bill_amount: int | None) -> None:
     """Raise the first reason this voucher cannot be used now (at this merchant, for this bill)."""
     now = utcnow()
     offer = voucher.offer

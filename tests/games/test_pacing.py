@@ -63,11 +63,13 @@ def test_paced_prize_waits_for_its_moments_and_is_all_won_by_the_end(app, api, p
     clock.now = moments[0] - timedelta(seconds=1)
     assert "Grand" not in [_play(api, paced) for _ in range(5)]
     clock.now = moments[0]
-    assert _play(api, paced) == "Grand"  # weight 1000:1, and one moment has passed
+    # Weight 1000:1 and one moment has passed: Grand, unless the fair draw lands on the 1-in-1001.
+    assert any(_play(api, paced) == "Grand" for _ in range(3))  # stops at the first Grand
     assert moments[1] <= clock.now or _play(api, paced) == "Nothing"
 
     clock.now = END - timedelta(seconds=1)
     results = [_play(api, paced) for _ in range(10)]
-    assert results.count("Grand") == 4 and results[4:] == ["Nothing"] * 6
+    last_grand = max(i for i, label in enumerate(results) if label == "Grand")
+    assert results.count("Grand") == 4 and set(results[last_grand + 1 :]) <= {"Nothing"}
     stats = api.get(f"/campaigns/{paced['id']}/stats").get_json()
     assert stats["prizes"][0]["won"] == 5 and stats["prizes"][0]["stock_left"] == 0
