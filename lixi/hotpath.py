@@ -32,13 +32,12 @@ from marshmallow.utils import missing
 from webargs.core import is_json
 from werkzeug.exceptions import HTTPException
 
+from lixi.blueprints import ApiBlueprint
 from lixi.errors import DomainError
 from lixi.hotlimits import HotLimits
 from lixi.idempotency import idempotent, is_idempotent
-from lixi.parsing import LixiParser
 from lixi.schemas import Text
 
-_PARSER = LixiParser()
 _UNSET = msgspec.UNSET
 
 
@@ -127,7 +126,7 @@ class FastIn:
             if loaded is not None:
                 return loaded
         # The documented way: webargs and marshmallow, which refuse with their 422 (or 400).
-        return _PARSER.parse(self.schema, request, location="json")
+        return ApiBlueprint.ARGUMENTS_PARSER.parse(self.schema, request, location="json")
 
 
 # --- output: a dump function compiled from the schema ---------------------------------------------

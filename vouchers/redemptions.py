@@ -22,9 +22,9 @@ from lixi.outbox import publish
 from lixi.timeutil import utcnow
 from vouchers import events
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
-from vouchers.models import Offer, OfferKind, Redemption, Voucher, VoucherStatus
-from vouchers.rules import Check, amount_off, check_usable, discount_for, lost_race
-from vouchers.snapshot import OfferTerms, VoucherSnapshot, reread, snapshot_voucher
+from vouchers.models import OfferKind, Redemption, Voucher, VoucherStatus
+from vouchers.rules import Check, Terms, amount_off, check_usable, discount_for, lost_race
+from vouchers.snapshot import VoucherSnapshot, reread, snapshot_voucher
 
 # The statements of the hot path, built once. Each UPDATE is the whole guarantee: it matches
 # only a voucher still issued, unexpired (and, for a gift card, with the balance), so of any
@@ -128,9 +128,7 @@ def redeem_voucher(
     return redemption
 
 
-def _what_to_take(
-    offer: Offer | OfferTerms, amount: int | None, bill_amount: int | None
-) -> tuple[int, Update]:
+def _what_to_take(offer: Terms, amount: int | None, bill_amount: int | None) -> tuple[int, Update]:
     """What redeeming takes, and the UPDATE that takes it: part of a gift card's balance, or the voucher."""
     if offer.kind == OfferKind.GIFT_CARD:
         if amount is None:
