@@ -112,9 +112,13 @@ _PER_REQUEST_CACHES = ("csrf_token", "_login_user")
 def _forget_the_previous_request() -> None:
     """The suite holds one app context for its database work, so requests share `g` (production
     pushes a fresh one per request): drop the extensions' per-request caches between requests,
-    so one test client's token or user never shows in another's."""
+    so one test client's token or user never shows in another's. The requests share the session
+    too, and it keeps what it loaded across commits (expire_on_commit=False): expire it all, so a
+    request reads the database as a fresh session would, not an object an earlier request loaded
+    (whether that stale object survived depended on when the garbage collector ran)."""
     for name in _PER_REQUEST_CACHES:
         g.pop(name, None)
+    db.session.expire_all()
 
 
 @contextmanager
@@ -129,6 +133,7 @@ def fresh_app(database_url: str, redis_url: str, **overrides: object) -> Iterato
         _empty_all_tables()
         yield app
         db.session.remove()
+        db.engine.dispose()  # its pooled connections close now, not when the collector finds the app
 
 
 @pytest.fixture
