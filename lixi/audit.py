@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import insert, select, update
+from sqlalchemy import Insert, insert, select, update
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from lixi.database import write_transaction
+from lixi.database import insert_from, prefixed, write_transaction
 from lixi.extensions import db
 from lixi.models import AuditEvent
 from lixi.timeutil import utcnow
@@ -79,6 +80,24 @@ def audit_row(
         "data": data or {},
         "created_at": utcnow(),
     }
+
+
+AUDIT_PREFIX = "audit_"
+_AUDIT_BOUND = ("brand_id", "actor", "action", "subject_type", "subject_id", "created_at")  # audit_row's
+
+
+def audit_insert_from(source: FromClause, data: ColumnElement[Any]) -> Insert:
+    """The audit row of a change written as one statement (lixi.database.insert_from): one for each
+    row of `source`, its data computed by the statement; the rest from audit_params."""
+    return insert_from(AuditEvent.__table__, source, AUDIT_PREFIX, _AUDIT_BOUND, {"data": data})
+
+
+def audit_params(
+    brand_id: int | None, action: str, subject_type: str, subject_id: Any, data: dict[str, Any]
+) -> dict[str, Any]:
+    """audit_insert_from's bound parameters: the row record_audit would write, `data` the part of
+    its data the statement does not compute."""
+    return prefixed(AUDIT_PREFIX, audit_row(brand_id, action, subject_type, subject_id, data))
 
 
 def record_audits(rows: list[dict[str, Any]]) -> None:

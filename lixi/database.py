@@ -14,9 +14,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import DateTime, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Insert,
+    Table,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.types import TypeDecorator
 
 from lixi.extensions import db
@@ -201,6 +215,66 @@ def read_row(statement: Any, params: dict[str, Any]) -> Any:
     session = db.session()
     engine = session.get_bind()
     if engine.dialect.name == "postgresql" and not session.in_transaction():
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return connection.execute(statement, params).first()
+        return _first_row_in_autocommit(engine, statement, params)
     return session.connection().execute(statement, params).first()
+
+
+def changes_in_one_statement() -> bool:
+    """Whether a change written as one statement may run on its own, in autocommit.
+
+    On PostgreSQL one statement is atomic, its data-modifying CTEs included: the change, its audit
+    row and its outbox event commit together in one round trip instead of BEGIN, four statements
+    and COMMIT. Not under a held commit (an Idempotency-Key claim must land in the change's
+    transaction), and not on SQLite, which has no data-modifying CTEs and no network to save.
+    """
+    if has_request_context() and g.get("lixi_held_commit") is not None:
+        return False
+    return db.session().get_bind().dialect.name == "postgresql"
+
+
+def write_in_one_statement(statement: Any, params: dict[str, Any]) -> Any:
+    """Run a change written as one statement (see changes_in_one_statement) and commit it: its
+    first row, or None when it changed nothing. The session's read transaction, if any, ends first,
+    so one request never holds two pooled connections."""
+    session = db.session()
+    session.commit()
+    return _first_row_in_autocommit(session.get_bind(), statement, params)
+
+
+def _first_row_in_autocommit(engine: Engine, statement: Any, params: dict[str, Any]) -> Any:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement, params).first()
+
+
+# --- Changes in one statement (PostgreSQL's data-modifying CTEs) --------------------------------
+
+
+def insert_from(
+    table: Table,
+    source: FromClause,
+    prefix: str,
+    bound: tuple[str, ...],
+    computed: dict[str, ColumnElement[Any]],
+) -> Insert:
+    """INSERT INTO `table` SELECT … FROM `source`: a row for each row `source` (a CTE) yields. The
+    `bound` columns are the bound parameters `prefix` + their name (see prefixed), the `computed`
+    ones expressions over `source`; the others take their server default (or NULL)."""
+    values = [bindparam(prefix + name, type_=table.c[name].type) for name in bound]
+    return insert(table).from_select(
+        [*bound, *computed], select(*values, *computed.values()).select_from(source)
+    )
+
+
+def prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as insert_from's bound parameters."""
+    return {prefix + name: value for name, value in row.items()}
+
+
+def json_with(bound: str, **computed: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A JSON object: the bound parameter's (a dict), with keys whose values the statement computes
+    (say, the id a CTE's INSERT just returned)."""
+    pairs: list[Any] = []
+    for key, value in computed.items():
+        pairs += [literal_column(f"'{key}'"), value]  # keys are identifiers of our code, never input
+    merged = bindparam(bound, type_=JSONB).op("||", return_type=JSONB)(func.jsonb_build_object(*pairs))
+    return cast(merged, JSON)

@@ -16,7 +16,10 @@ from typing import Any
 
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 
+from lixi.database import insert_from, prefixed
 from lixi.extensions import db
 from lixi.models import OutboxMessage
 from lixi.plugins import plugged
@@ -35,18 +38,43 @@ def publish(brand_id: int, topic: str, payload: dict[str, Any]) -> None:
     The row is written whether or not anyone wants it now (a reader's sweep may fan it out later).
     """
     plugins = plugged()
-    assert topic in plugins.topics, topic  # a domain names its topics in its register(app)
     message_id = (
         db.session.connection()
-        .execute(  # Core on the transaction's connection, as record_audit
-            _INSERT,
-            {"brand_id": brand_id, "topic": topic, "payload": payload, "created_at": utcnow(), "attempts": 0},
-        )
+        .execute(_INSERT, _message_row(brand_id, topic, payload))  # Core on the transaction's connection
         .scalar_one()
     )
     for hook in plugins.outbox_hooks:
         if hook.wants(brand_id, topic):
             call_after_commit(hook.after_commit, message_id)
+
+
+def _message_row(brand_id: int, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+    assert topic in plugged().topics, topic  # a domain names its topics in its register(app)
+    return {"brand_id": brand_id, "topic": topic, "payload": payload, "created_at": utcnow(), "attempts": 0}
+
+
+EVENT_PREFIX = "event_"
+
+
+def event_insert_from(source: FromClause, payload: ColumnElement[Any]) -> ReturningInsert[Any]:
+    """The outbox row of a change written as one statement (lixi.database.insert_from): one for each
+    row of `source`, its payload computed by the statement, returning its id for published_alone."""
+    table = OutboxMessage.__table__
+    bound = ("brand_id", "topic", "created_at", "attempts")  # _message_row's
+    return insert_from(table, source, EVENT_PREFIX, bound, {"payload": payload}).returning(table.c.id)
+
+
+def event_params(brand_id: int, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """event_insert_from's bound parameters (`payload`: what the statement does not compute)."""
+    return prefixed(EVENT_PREFIX, _message_row(brand_id, topic, payload))
+
+
+def published_alone(brand_id: int, topic: str, message_id: int) -> None:
+    """Hand on an event that a statement of its own wrote and committed (event_insert_from): what
+    publish() leaves for after the commit, now."""
+    for hook in plugged().outbox_hooks:
+        if hook.wants(brand_id, topic):
+            hook.after_commit([message_id])
 
 
 def publish_many(brand_id: int, topic: str, payloads: list[dict[str, Any]]) -> None:

@@ -11,14 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Update, and_, bindparam, case, insert, or_, update
+from sqlalchemy import Select, Update, and_, bindparam, case, insert, or_, select, true, update
 
-from lixi.audit import current_actor, record_audit
-from lixi.database import write_transaction
+from lixi.audit import audit_insert_from, audit_params, current_actor, record_audit
+from lixi.database import (
+    changes_in_one_statement,
+    insert_from,
+    json_with,
+    prefixed,
+    write_in_one_statement,
+    write_transaction,
+)
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import scoped
-from lixi.outbox import publish
+from lixi.outbox import event_insert_from, event_params, publish, published_alone
 from lixi.timeutil import utcnow
 from vouchers import events
 from vouchers.errors import VoucherConflict, VoucherErrorCode, invalid_field
@@ -55,6 +62,54 @@ _TAKE_FROM_BALANCE = (
     .execution_options(synchronize_session=False)
 )
 _INSERT_REDEMPTION = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
+_REDEMPTION_PREFIX = "redemption_"
+_REDEMPTION_BOUND = (  # the row redeem_voucher writes
+    "brand_id",
+    "voucher_id",
+    "merchant_id",
+    "amount",
+    "bill_amount",
+    "idempotency_key",
+    "actor",
+    "staff_user_id",
+    "created_at",
+)
+
+
+def _redeem_in_one_statement(take: Update) -> Select:
+    """PostgreSQL: the whole redemption as one statement (lixi.database.changes_in_one_statement).
+
+    The UPDATE that takes the voucher or the balance, then, for the row it returns, the redemption,
+    its audit row and its outbox event (data-modifying CTEs, atomic as one statement). A lost race
+    updates no row, so nothing is inserted and no row comes back. The rows' values are bound from
+    the same dicts the transaction's path writes; the statement adds the ids and the balance it makes.
+    """
+    used = take.cte("used")
+    table = Redemption.__table__
+    redemption = (
+        insert_from(table, used, _REDEMPTION_PREFIX, _REDEMPTION_BOUND, {})
+        .returning(table.c.id)
+        .cte("redemption")
+    )
+    source = redemption.join(used, true())
+    audit = audit_insert_from(redemption, json_with("audit_data", redemption_id=redemption.c.id)).cte("audit")
+    event = event_insert_from(
+        source, json_with("event_payload", redemption_id=redemption.c.id, balance=used.c.balance)
+    ).cte("event")
+    return select(*used.c, redemption.c.id, event.c.id).select_from(source.join(event, true())).add_cte(audit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Taking:
+    """How a redemption takes its part: the conditional UPDATE alone (in a transaction), or with the
+    redemption's rows in one statement (PostgreSQL)."""
+
+    update: Update
+    in_one_statement: Select
+
+
+_TAKE_THE_VOUCHER = _Taking(_USE_ONCE, _redeem_in_one_statement(_USE_ONCE))
+_TAKE_PART_OF_THE_BALANCE = _Taking(_TAKE_FROM_BALANCE, _redeem_in_one_statement(_TAKE_FROM_BALANCE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +148,10 @@ def redeem_voucher(
     """Redeem once (or take `amount` from a gift card's balance), at a merchant, in one transaction.
 
     The checks run before the write lock is taken (on SQLite writers queue behind it); the
-    conditional UPDATE inside the transaction re-checks status, expiry and balance, so a
-    voucher changed in between is refused, never redeemed twice.
+    conditional UPDATE re-checks status, expiry and balance, so a voucher changed in between is
+    refused, never redeemed twice. On PostgreSQL the UPDATE, the redemption, its audit row and its
+    outbox event are one statement (one round trip, atomic); elsewhere, and under an
+    Idempotency-Key claim, one transaction.
     """
     voucher, valid_here = snapshot_voucher(brand_id, presented, merchant_id)
     offer = voucher.offer
@@ -102,67 +159,67 @@ def redeem_voucher(
     if offer.min_bill and bill_amount is None:
         raise invalid_field("bill_amount", "This voucher has a minimum bill: send bill_amount.")
     now = utcnow()
-    taken, redeem = _what_to_take(offer, amount, bill_amount)
+    taken, taking = _what_to_take(offer, amount, bill_amount)
     params = {"voucher_id": voucher.id, "at": now, "take": taken}
+
+    redemption_row = {
+        "brand_id": brand_id,
+        "voucher_id": voucher.id,
+        "merchant_id": merchant_id,
+        "amount": taken,
+        "bill_amount": bill_amount,
+        "idempotency_key": idempotency_key,
+        "actor": actor,
+        "staff_user_id": staff_user_id,
+        "created_at": now,
+    }
+    audit_data, payload = _audited(voucher.code, merchant_id, taken, now)
+    if changes_in_one_statement():
+        written = write_in_one_statement(
+            taking.in_one_statement,
+            {
+                **params,
+                **prefixed(_REDEMPTION_PREFIX, redemption_row),
+                **audit_params(brand_id, events.VOUCHER_REDEEMED, "voucher", voucher.code, audit_data),
+                **event_params(brand_id, events.TOPIC_VOUCHER_REDEEMED, payload),
+            },
+        )
+        if written is None:
+            raise lost_race(reread(voucher, brand_id), amount)
+        voucher.status, voucher.balance, voucher.redeemed_at, redemption_id, message_id = written
+        published_alone(brand_id, events.TOPIC_VOUCHER_REDEEMED, message_id)
+        return RedemptionRecord(redemption_id, voucher, taken, bill_amount, merchant_id, now)
 
     with write_transaction() as session:
         connection = session.connection()
-        changed = connection.execute(redeem, params).first()
+        changed = connection.execute(taking.update, params).first()
         if changed is None:
             raise lost_race(reread(voucher, brand_id), amount)
         voucher.status, voucher.balance, voucher.redeemed_at = changed
-        row = {
-            "brand_id": brand_id,
-            "voucher_id": voucher.id,
-            "merchant_id": merchant_id,
-            "amount": taken,
-            "bill_amount": bill_amount,
-            "idempotency_key": idempotency_key,
-            "actor": actor,
-            "staff_user_id": staff_user_id,
-            "created_at": now,
-        }
-        redemption_id = connection.execute(_INSERT_REDEMPTION, row).scalar_one()
-        redemption = RedemptionRecord(redemption_id, voucher, taken, bill_amount, merchant_id, now)
-        _record_redemption(brand_id, voucher, redemption, now)
-    return redemption
+        redemption_id = connection.execute(_INSERT_REDEMPTION, redemption_row).scalar_one()
+        ids = {"redemption_id": redemption_id}
+        record_audit(brand_id, events.VOUCHER_REDEEMED, "voucher", voucher.code, {**audit_data, **ids})
+        publish(brand_id, events.TOPIC_VOUCHER_REDEEMED, {**payload, **ids, "balance": voucher.balance})
+    return RedemptionRecord(redemption_id, voucher, taken, bill_amount, merchant_id, now)
 
 
-def _what_to_take(offer: Terms, amount: int | None, bill_amount: int | None) -> tuple[int, Update]:
+def _what_to_take(offer: Terms, amount: int | None, bill_amount: int | None) -> tuple[int, _Taking]:
     """What redeeming takes, and the UPDATE that takes it: part of a gift card's balance, or the voucher."""
     if offer.kind == OfferKind.GIFT_CARD:
         if amount is None:
             raise invalid_field("amount", "Gift cards need the amount to take from the balance.")
-        return amount, _TAKE_FROM_BALANCE
+        return amount, _TAKE_PART_OF_THE_BALANCE
     discount = discount_for(offer, bill_amount)
     if discount is None:
         raise invalid_field("bill_amount", "Percent vouchers need bill_amount to work out the discount.")
-    return discount, _USE_ONCE
+    return discount, _TAKE_THE_VOUCHER
 
 
-def _record_redemption(
-    brand_id: int, voucher: VoucherSnapshot, redemption: RedemptionRecord, now: datetime
-) -> None:
-    """The audit row and the outbox event of a redemption, in its transaction."""
-    record_audit(
-        brand_id,
-        events.VOUCHER_REDEEMED,
-        "voucher",
-        voucher.code,
-        {"redemption_id": redemption.id, "merchant_id": redemption.merchant_id, "amount": redemption.amount},
-    )
-    publish(
-        brand_id,
-        events.TOPIC_VOUCHER_REDEEMED,
-        {
-            "code": voucher.code,
-            "redemption_id": redemption.id,
-            "merchant_id": redemption.merchant_id,
-            "amount": redemption.amount,
-            "balance": voucher.balance,
-            "redeemed_at": now.isoformat(),
-        },
-    )
+def _audited(code: str, merchant_id: int, taken: int, now: datetime) -> tuple[dict, dict]:
+    """A redemption's audit data and outbox payload, but for what the write makes: the redemption's
+    id (both) and the balance after it (the payload)."""
+    audit_data = {"merchant_id": merchant_id, "amount": taken}
+    return audit_data, {"code": code, **audit_data, "redeemed_at": now.isoformat()}
 
 
 def get_redemption(brand_id: int, redemption_id: int) -> Redemption:

@@ -5,15 +5,18 @@ envelope) is tested in tests/lixi/."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
 
 from lixi.extensions import db
-from lixi.models import AuditEvent
-from tests.conftest import error_code
+from lixi.models import AuditEvent, OutboxMessage
+from tests.conftest import POSTGRES, error_code
 from vouchers.models import Redemption, Voucher
 
 # ── offers ──────────────────────────────────────────────────────────────────────────────
@@ -244,6 +247,65 @@ def test_redeem_single_use_once(app, api, merchant, offer, issue):
     assert again.status_code == 409 and error_code(again) == "already_redeemed"
     actions = db.session.execute(select(AuditEvent.action)).scalars().all()
     assert actions.count("voucher.redeemed") == 1
+
+
+def test_a_redemption_writes_its_row_audit_and_event_together(app, api, merchant, make_offer, issue):
+    """The redemption, its audit row and its outbox event name each other and the balance left; on
+    PostgreSQL they are one statement in autocommit (data-modifying CTEs), on SQLite one transaction."""
+    card = issue(make_offer(kind="gift_card", value=100000)["id"])[0]
+    with statements() as seen:
+        response = api.post(
+            "/redemptions", {"code": card["code"], "merchant_id": merchant["id"], "amount": 30000}
+        )
+    assert response.status_code == 201, response.get_json()
+    redemption = response.get_json()
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "voucher.redeemed")).scalar_one()
+    assert audit.subject_id == card["code"] and audit.actor.startswith("api_key:")
+    assert audit.data == {"redemption_id": redemption["id"], "merchant_id": merchant["id"], "amount": 30000}
+    event = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.topic == "voucher.redeemed")
+    ).scalar_one()
+    assert event.payload == {
+        "code": card["code"],
+        "redemption_id": redemption["id"],
+        "merchant_id": merchant["id"],
+        "amount": 30000,
+        "balance": 70000,
+        "redeemed_at": event.payload["redeemed_at"],
+    }
+    assert datetime.fromisoformat(event.payload["redeemed_at"]) == datetime.fromisoformat(
+        redemption["created_at"]
+    )
+    assert redemption["voucher"]["balance"] == 70000
+    writes = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
+    if POSTGRES:
+        assert len(writes) == 1 and writes[0].lstrip().startswith("WITH used AS"), writes
+        assert len(seen) == 2, seen  # the read of the voucher, then the write
+    else:
+        assert len(writes) >= 4  # the UPDATE and three INSERTs in one transaction
+
+    too_much = api.post(
+        "/redemptions", {"code": card["code"], "merchant_id": merchant["id"], "amount": 70001}
+    )
+    assert too_much.status_code == 409 and error_code(too_much) == "insufficient_balance"
+    assert db.session.scalar(select(func.count()).select_from(Redemption)) == 1  # a refusal writes nothing
+    redeemed_events = select(func.count()).where(OutboxMessage.topic == "voucher.redeemed")
+    assert db.session.scalar(redeemed_events) == 1
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements the block sends to the database."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", note)
 
 
 def test_percent_offer_takes_its_share_capped(api, merchant, make_offer, issue):
