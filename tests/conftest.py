@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +15,7 @@ import redis
 from flask import Flask, g
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from harness.localredis import RedisServer, free_port
 from harness.localsmtp import Inbox
@@ -165,6 +165,22 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
     monkeypatch.setattr(timeutil, "_clock", lambda: fake.now)
     return fake
+
+
+@contextmanager
+def statements_sent(keep: Callable[[str], bool] = lambda _statement: True) -> Iterator[list[str]]:
+    """The SQL statements the block sends to the database (those `keep` takes), in order."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if keep(statement):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def error_code(response) -> str:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from lixi.extensions import db
@@ -19,6 +17,7 @@ from lixi.models import AuditEvent, Member
 from lixi.staff import create_staff
 from loyalty import reports, statements
 from loyalty.programme import find_programme
+from tests.conftest import statements_sent
 from tests.loyalty import conftest as loyalty_fixtures
 from tests.vouchers.merchant_helpers import PASSWORD, log_in, logged_in, page_token
 
@@ -338,19 +337,8 @@ def test_rewards_are_created_listed_with_stock_and_exchanges_and_withdrawn(
 # --- the report on a known data set ------------------------------------------------------------------
 
 
-@contextmanager
-def _counting_queries():
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):  # not the BEGINs a read may or may not need
-            seen.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", note)
+def _counting_queries():  # the SELECTs, not the BEGINs a read may or may not need
+    return statements_sent(lambda statement: statement.lstrip().upper().startswith("SELECT"))
 
 
 @pytest.fixture

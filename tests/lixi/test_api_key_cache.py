@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 import redis
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 
 from harness.localredis import free_port
 from lixi import keycache
@@ -18,7 +17,7 @@ from lixi.extensions import db
 from lixi.keycache import KeyCache, listener
 from lixi.models import ApiKey
 from lixi.timeutil import utcnow
-from tests.conftest import fresh_app
+from tests.conftest import fresh_app, statements_sent
 
 # The service trusts an unconfirmed cache entry for a second; the tests widen that window so that a
 # slow, shared CI machine cannot make "still within the window" a race (the rule is the same).
@@ -41,20 +40,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> float:
     return time.monotonic() - started
 
 
-@contextmanager
-def key_queries() -> Iterator[list[str]]:
+def key_queries():
     """The SQL statements that read or write api_keys, run inside the block."""
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        if "api_keys" in statement:
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+    return statements_sent(lambda statement: "api_keys" in statement)
 
 
 def revoke_behind_the_cache(brand_id: int) -> None:

@@ -5,18 +5,15 @@ envelope) is tested in tests/lixi/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
 
 from lixi.extensions import db
 from lixi.models import AuditEvent, OutboxMessage
-from tests.conftest import POSTGRES, error_code
+from tests.conftest import POSTGRES, error_code, statements_sent
 from vouchers.models import Redemption, Voucher
 
 # ── offers ──────────────────────────────────────────────────────────────────────────────
@@ -253,7 +250,7 @@ def test_a_redemption_writes_its_row_audit_and_event_together(app, api, merchant
     """The redemption, its audit row and its outbox event name each other and the balance left; on
     PostgreSQL they are one statement in autocommit (data-modifying CTEs), on SQLite one transaction."""
     card = issue(make_offer(kind="gift_card", value=100000)["id"])[0]
-    with statements() as seen:
+    with statements_sent() as seen:
         response = api.post(
             "/redemptions", {"code": card["code"], "merchant_id": merchant["id"], "amount": 30000}
         )
@@ -291,21 +288,6 @@ def test_a_redemption_writes_its_row_audit_and_event_together(app, api, merchant
     assert db.session.scalar(select(func.count()).select_from(Redemption)) == 1  # a refusal writes nothing
     redeemed_events = select(func.count()).where(OutboxMessage.topic == "voucher.redeemed")
     assert db.session.scalar(redeemed_events) == 1
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements the block sends to the database."""
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", note)
 
 
 def test_percent_offer_takes_its_share_capped(api, merchant, make_offer, issue):
