@@ -2,7 +2,10 @@
 
 A play is one write transaction: the member's play, the day's limit, the prize's stock and
 daily cap, the campaign's budget and the issued voucher are each taken by one conditional
-statement, so none can be exceeded under any concurrency, on SQLite or PostgreSQL.
+statement, so none can be exceeded under any concurrency, on SQLite or PostgreSQL. On PostgreSQL
+the transaction sends fewer statements (data-modifying CTEs): the use of the play, its insert and
+the read of the prizes' room are one, its outcome and audit row another. A play cannot be a single
+statement: its roll is derived from the play's id, in Python, between the two.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Row, Select, bindparam, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from games.errors import GameConflict, GameErrorCode
@@ -20,8 +24,15 @@ from games.fairness import pick, roll
 from games.models import Campaign, CampaignStatus, MemberDay, MemberPlays, Play, Prize, PrizeDay
 from games.pacing import claim_moment, open_moments
 from lixi import timeutil
-from lixi.audit import record_audit
-from lixi.database import insert_ignoring_duplicates, read_row, write_transaction
+from lixi.audit import audit_insert_from, audit_params, record_audit
+from lixi.database import (
+    insert_from,
+    insert_ignoring_duplicates,
+    prefixed,
+    read_row,
+    write_transaction,
+    writes_in_ctes,
+)
 from lixi.errors import NotFound
 from lixi.extensions import db
 from lixi.models import Brand, Member
@@ -88,7 +99,7 @@ _USE_A_PLAY = (
         _member_plays.c.used < _member_plays.c.granted,
     )
     .values(used=_member_plays.c.used + 1)
-    .returning(_member_plays.c.granted - _member_plays.c.used)  # the plays left after this one
+    .returning((_member_plays.c.granted - _member_plays.c.used).label("plays_left"))  # after this one
 )
 _INSERT_PLAY = insert(_plays).values(proof={}).returning(_plays.c.id)
 _FINISH_PLAY = update(_plays).where(_plays.c.id == bindparam("b_play_id"))
@@ -124,6 +135,39 @@ _SPEND_BUDGET = (
     )
     .values(budget_spent=_campaigns.c.budget_spent + bindparam("b_cost"))
 )
+
+
+_PLAY_PREFIX = "play_"
+
+
+def _enter_in_one_statement() -> Select:
+    """PostgreSQL: use a play, insert it and read the prizes' room in one statement (a data-modifying
+    CTE); a row per prize, each with the play's id and the plays left, or no row when the member has
+    none left. Inside the play's transaction: the rest of the play still commits with it."""
+    used = _USE_A_PLAY.cte("used")
+    bound = ("brand_id", "campaign_id", "member_id", "created_at", "proof")
+    entered = insert_from(_plays, used, _PLAY_PREFIX, bound, {}).returning(_plays.c.id).cte("entered")
+    room = _PRIZE_ROOM.subquery("room")
+    return select(entered.c.id, used.c.plays_left, *room.c).select_from(
+        used.join(entered, true()).outerjoin(room, true())
+    )
+
+
+def _finish_in_one_statement() -> Select:
+    """PostgreSQL: store the play's outcome and its audit row in one statement."""
+    finished = (
+        _FINISH_PLAY.values(
+            prize_id=bindparam("prize_id"), voucher_id=bindparam("voucher_id"), proof=bindparam("proof")
+        )
+        .returning(_plays.c.id)
+        .cte("finished")
+    )
+    audit = audit_insert_from(finished, bindparam("audit_data", type_=_plays.c.proof.type)).cte("audit")
+    return select(finished.c.id).add_cte(audit)
+
+
+_ENTER = _enter_in_one_statement()
+_FINISH_AND_AUDIT = _finish_in_one_statement()
 
 
 @dataclass(frozen=True)
@@ -198,15 +242,18 @@ def _prize_specs(campaign_id: int, seed: str) -> tuple[PrizeSpec, ...]:
     return tuple(PrizeSpec(*row) for row in rows)
 
 
-def _candidates(
-    campaign_id: int, prizes: tuple[PrizeSpec, ...], pacing: bool, today: date, now: datetime
-) -> list[tuple[int, int]]:
-    """Prizes that may still be won now: stock, today's cap, the budget (and a passed moment) have room.
-
-    Read inside the play's write transaction (under SQLite's write lock, it is exact)."""
-    rows = (
+def _room(campaign_id: int, today: date) -> list[Row]:
+    """The prizes' counters (_PRIZE_ROOM's rows), read inside the play's write transaction (under
+    SQLite's write lock, it is exact)."""
+    return (
         db.session.connection().execute(_PRIZE_ROOM, {"b_campaign_id": campaign_id, "b_today": today}).all()
     )
+
+
+def _candidates(
+    rows: list[Any], prizes: tuple[PrizeSpec, ...], pacing: bool, now: datetime
+) -> list[tuple[int, int]]:
+    """Prizes that may still be won now: stock, today's cap, the budget (and a passed moment) have room."""
     room = {prize_id: (left, won_today or 0) for prize_id, left, won_today, _, _ in rows}
     _, _, _, spent, budget = rows[0]
     paced = [p.id for p in prizes if p.stock is not None] if pacing else []
@@ -261,20 +308,18 @@ def play(brand_id: int, campaign_id: int, member_external_id: str) -> PlayResult
     prizes = _prize_specs(campaign.id, campaign.seed)
     now = timeutil.utcnow()
     today = timeutil.local_date(now, campaign.timezone)
+    play_row = {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now}
     with write_transaction() as session:
-        left = _use_a_play(session, campaign, member_id, today)
-        play_id = (
-            session.connection()
-            .execute(
-                _INSERT_PLAY,
-                {"brand_id": brand_id, "campaign_id": campaign.id, "member_id": member_id, "created_at": now},
-            )
-            .scalar_one()
-        )
-        if campaign.draw_at is not None:
-            # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
-            return PlayResult(_record_entry(session, brand_id, campaign, play_id), None, None, left)
-        choice = _choose_prize(campaign, prizes, play_id, today, now)
+        if writes_in_ctes() and campaign.draw_at is None and campaign.plays_per_member_per_day is None:
+            play_id, left, room = _enter(session, campaign, member_id, today, play_row)
+        else:
+            left = _use_a_play(session, campaign, member_id, today)
+            play_id = session.connection().execute(_INSERT_PLAY, play_row).scalar_one()
+            if campaign.draw_at is not None:
+                # A scheduled draw: the play is an entry; the winners are drawn once at draw_at.
+                return PlayResult(_record_entry(session, brand_id, campaign, play_id), None, None, left)
+            room = _room(campaign.id, today)
+        choice = _choose_prize(campaign, prizes, play_id, room, today, now)
         voucher = _issue_voucher(session, brand_id, choice.won, member_id)
         proof = _record_proof(session, brand_id, campaign, play_id, member_external_id, choice, voucher)
         if voucher is not None:  # a prize without a voucher is "better luck next time"
@@ -293,6 +338,22 @@ def _playable(brand_id: int, campaign_id: int, member_external_id: str) -> tuple
     if campaign.member_id is None:
         raise NotFound("No such member.")
     return campaign, campaign.member_id
+
+
+def _enter(
+    session: Session, campaign: Row, member_id: int, today: date, play_row: dict[str, Any]
+) -> tuple[int, int, list[Any]]:
+    """PostgreSQL, a play without a daily limit: use the play, insert it and read the prizes' room in
+    one statement (_ENTER); the play's id, the plays left and the room (_PRIZE_ROOM's rows)."""
+    params = {"b_campaign_id": campaign.id, "b_member_id": member_id, "b_today": today}
+    rows = (
+        session.connection()
+        .execute(_ENTER, {**params, **prefixed(_PLAY_PREFIX, {**play_row, "proof": {}})})
+        .all()
+    )
+    if not rows:
+        raise GameConflict(GameErrorCode.NO_PLAYS_LEFT)
+    return rows[0][0], rows[0][1], [tuple(row)[2:] for row in rows]
 
 
 def _use_a_play(session: Session, campaign: Row, member_id: int, today: date) -> int:
@@ -324,11 +385,11 @@ def _record_entry(session: Session, brand_id: int, campaign: Row, play_id: int) 
 
 
 def _choose_prize(
-    campaign: Row, prizes: tuple[PrizeSpec, ...], play_id: int, today: date, now: datetime
+    campaign: Row, prizes: tuple[PrizeSpec, ...], play_id: int, room: list[Any], today: date, now: datetime
 ) -> _Choice:
     """Roll, and take the prize it lands on; one that ran out since the read falls to the next outcome."""
     the_roll = roll(campaign.seed, campaign.id, play_id)
-    candidates = _candidates(campaign.id, prizes, campaign.pacing, today, now)
+    candidates = _candidates(room, prizes, campaign.pacing, now)
     by_id = {p.id: p for p in prizes}
     skipped: list[int] = []
     while (chosen := pick(the_roll, candidates, skipped)) is not None:
@@ -365,22 +426,14 @@ def _record_proof(
         "skipped": choice.skipped,
         "prize_id": prize_id,
     }
-    session.connection().execute(
-        _FINISH_PLAY,
-        {
-            "b_play_id": play_id,
-            "prize_id": prize_id,
-            "voucher_id": voucher.id if voucher else None,
-            "proof": proof,
-        },
-    )
-    record_audit(
-        brand_id,
-        PLAY_MADE,
-        "play",
-        play_id,
-        {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id},
-    )
+    outcome = {"b_play_id": play_id, "prize_id": prize_id, "voucher_id": voucher.id if voucher else None}
+    audit_data = {"campaign_id": campaign.id, "member": member_external_id, "prize_id": prize_id}
+    if writes_in_ctes():  # the outcome and its audit row in one statement
+        audit = audit_params(brand_id, PLAY_MADE, "play", play_id, audit_data)
+        session.connection().execute(_FINISH_AND_AUDIT, {**outcome, "proof": proof, **audit})
+    else:
+        session.connection().execute(_FINISH_PLAY, {**outcome, "proof": proof})
+        record_audit(brand_id, PLAY_MADE, "play", play_id, audit_data)
     return proof
 
 

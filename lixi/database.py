@@ -229,6 +229,12 @@ def changes_in_one_statement() -> bool:
     """
     if has_request_context() and g.get("lixi_held_commit") is not None:
         return False
+    return writes_in_ctes()
+
+
+def writes_in_ctes() -> bool:
+    """Whether the database runs data-modifying CTEs (PostgreSQL; SQLite has none): several writes,
+    or a write and a read, in one statement and one round trip."""
     return db.session().get_bind().dialect.name == "postgresql"
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from games.fairness import commitment, verify
 from games.models import Campaign, Play
 from lixi.extensions import db
-from tests.conftest import error_code
+from lixi.models import AuditEvent
+from tests.conftest import POSTGRES, error_code, statements_sent
 
 
 @pytest.fixture
@@ -115,6 +116,39 @@ def test_play_needs_plays_and_a_running_campaign(api, member, make_campaign):
         error_code(api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"}))
         == "no_plays_left"
     )
+
+
+def test_a_lost_play_writes_the_play_its_proof_and_its_audit_row(api, member, make_campaign):
+    """On PostgreSQL the play's writes are two statements inside its transaction (use the play,
+    insert it and read the prizes' room; then its outcome with its audit row); on SQLite, five."""
+    campaign = make_campaign(prizes=[{"label": "Nothing", "weight": 1}])
+    api.post("/members/m-1/plays", {"campaign_id": campaign["id"], "plays": 2})
+    with statements_sent() as seen:
+        response = api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"})
+    assert response.status_code == 201, response.get_json()
+    result = response.get_json()
+    assert result["plays_left"] == 1 and result["prize"]["label"] == "Nothing" and result["voucher"] is None
+    play = db.session.execute(select(Play).where(Play.id == result["id"])).scalar_one()
+    assert play.proof == result["proof"] and play.prize_id == campaign["prizes"][0]["id"]
+    assert play.voucher_id is None and play.proof["candidates"] == [[play.prize_id, 1]]
+    (audit,) = db.session.execute(select(AuditEvent).where(AuditEvent.action == "play.made")).scalars()
+    assert audit.subject_id == str(play.id) and audit.actor.startswith("api_key:")
+    assert audit.data == {"campaign_id": campaign["id"], "member": "m-1", "prize_id": play.prize_id}
+    writes = [s.split()[:2] for s in seen if s.split()[0] in ("WITH", "UPDATE", "INSERT", "DELETE")]
+    if POSTGRES:
+        assert writes == [["WITH", "used"], ["WITH", "finished"]], seen
+    else:  # use the play, insert it, its outcome, its audit row (the room's read is a SELECT)
+        assert writes == [
+            ["UPDATE", "member_plays"],
+            ["INSERT", "INTO"],
+            ["UPDATE", "plays"],
+            ["INSERT", "INTO"],
+        ]
+    played_out = api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"})
+    assert played_out.get_json()["plays_left"] == 0
+    refused = api.post(f"/campaigns/{campaign['id']}/plays", {"member_external_id": "m-1"})
+    assert refused.status_code == 409 and error_code(refused) == "no_plays_left"
+    assert db.session.scalar(select(func.count()).select_from(Play)) == 2  # the refusal inserted nothing
 
 
 def test_a_win_issues_a_voucher_and_the_proof_verifies(app, api, member, make_offer, make_campaign):
