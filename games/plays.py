@@ -162,7 +162,7 @@ def _finish_in_one_statement() -> Select:
         .returning(_plays.c.id)
         .cte("finished")
     )
-    audit = audit_insert_from(finished, bindparam("audit_data", type_=_plays.c.proof.type)).cte("audit")
+    audit = audit_insert_from(finished).cte("audit")
     return select(finished.c.id).add_cte(audit)
 
 

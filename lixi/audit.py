@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from lixi.database import insert_from, prefixed, write_transaction
@@ -86,10 +86,14 @@ AUDIT_PREFIX = "audit_"
 _AUDIT_BOUND = ("brand_id", "actor", "action", "subject_type", "subject_id", "created_at")  # audit_row's
 
 
-def audit_insert_from(source: FromClause, data: ColumnElement[Any]) -> Insert:
+def audit_insert_from(source: FromClause, data: ColumnElement[Any] | None = None) -> Insert:
     """The audit row of a change written as one statement (lixi.database.insert_from): one for each
-    row of `source`, its data computed by the statement; the rest from audit_params."""
-    return insert_from(AuditEvent.__table__, source, AUDIT_PREFIX, _AUDIT_BOUND, {"data": data})
+    row of `source`, its data computed by the statement (or, without `data`, bound as given); the
+    rest from audit_params."""
+    table = AuditEvent.__table__
+    if data is None:
+        data = bindparam(AUDIT_PREFIX + "data", type_=table.c.data.type)
+    return insert_from(table, source, AUDIT_PREFIX, _AUDIT_BOUND, {"data": data})
 
 
 def audit_params(

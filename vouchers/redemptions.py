@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, Update, and_, bindparam, case, insert, or_, select, true, update
@@ -76,6 +77,12 @@ _REDEMPTION_BOUND = (  # the row redeem_voucher writes
 )
 
 
+def _made(redemption_id: Any, balance: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the write adds to the audit data and to the payload: values on the transaction's path,
+    the statement's own expressions in the one-statement path (so both write the same keys)."""
+    return {"redemption_id": redemption_id}, {"redemption_id": redemption_id, "balance": balance}
+
+
 def _redeem_in_one_statement(take: Update) -> Select:
     """PostgreSQL: the whole redemption as one statement (lixi.database.changes_in_one_statement).
 
@@ -92,10 +99,9 @@ def _redeem_in_one_statement(take: Update) -> Select:
         .cte("redemption")
     )
     source = redemption.join(used, true())
-    audit = audit_insert_from(redemption, json_with("audit_data", redemption_id=redemption.c.id)).cte("audit")
-    event = event_insert_from(
-        source, json_with("event_payload", redemption_id=redemption.c.id, balance=used.c.balance)
-    ).cte("event")
+    audit_made, event_made = _made(redemption.c.id, used.c.balance)
+    audit = audit_insert_from(redemption, json_with("audit_data", **audit_made)).cte("audit")
+    event = event_insert_from(source, json_with("event_payload", **event_made)).cte("event")
     return select(*used.c, redemption.c.id, event.c.id).select_from(source.join(event, true())).add_cte(audit)
 
 
@@ -197,9 +203,9 @@ def redeem_voucher(
             raise lost_race(reread(voucher, brand_id), amount)
         voucher.status, voucher.balance, voucher.redeemed_at = changed
         redemption_id = connection.execute(_INSERT_REDEMPTION, redemption_row).scalar_one()
-        ids = {"redemption_id": redemption_id}
-        record_audit(brand_id, events.VOUCHER_REDEEMED, "voucher", voucher.code, {**audit_data, **ids})
-        publish(brand_id, events.TOPIC_VOUCHER_REDEEMED, {**payload, **ids, "balance": voucher.balance})
+        audit_made, event_made = _made(redemption_id, voucher.balance)
+        record_audit(brand_id, events.VOUCHER_REDEEMED, "voucher", voucher.code, {**audit_data, **audit_made})
+        publish(brand_id, events.TOPIC_VOUCHER_REDEEMED, {**payload, **event_made})
     return RedemptionRecord(redemption_id, voucher, taken, bill_amount, merchant_id, now)
 
 
@@ -216,8 +222,7 @@ def _what_to_take(offer: Terms, amount: int | None, bill_amount: int | None) -> 
 
 
 def _audited(code: str, merchant_id: int, taken: int, now: datetime) -> tuple[dict, dict]:
-    """A redemption's audit data and outbox payload, but for what the write makes: the redemption's
-    id (both) and the balance after it (the payload)."""
+    """A redemption's audit data and outbox payload, but for what the write makes (_made)."""
     audit_data = {"merchant_id": merchant_id, "amount": taken}
     return audit_data, {"code": code, **audit_data, "redeemed_at": now.isoformat()}
 
